@@ -1,0 +1,49 @@
+package env
+
+import "path/filepath"
+
+// Paths are the project-local locations pixi-lima uses. Everything lives
+// under <root>/.pixi, so deleting .pixi removes every trace.
+type Paths struct {
+	Root         string // the pixi workspace
+	Bin          string // .pixi/bin: the shim's names, first on PATH in `pixi shell`
+	LimaHome     string // .pixi/lima: LIMA_HOME
+	DockerConfig string // .pixi/docker: DOCKER_CONFIG
+	Prefix       string // .pixi/pixi-lima: our install prefix (bin/, share/lima/)
+	Cache        string // .pixi/pixi-lima/cache: Lima's download cache (XDG_CACHE_HOME)
+	Home         string // .pixi/pixi-lima/home: HOME for limactl where the cache follows HOME (macOS)
+	Logs         string // .pixi/pixi-lima/log: our own record of every limactl run
+}
+
+// NewPaths derives every path from the workspace root.
+func NewPaths(root string) Paths {
+	pixi := filepath.Join(root, ".pixi")
+	prefix := filepath.Join(pixi, "pixi-lima")
+	return Paths{
+		Root:         root,
+		Bin:          filepath.Join(pixi, "bin"),
+		LimaHome:     filepath.Join(pixi, "lima"),
+		DockerConfig: filepath.Join(pixi, "docker"),
+		Prefix:       prefix,
+		Cache:        filepath.Join(prefix, "cache"),
+		Home:         filepath.Join(prefix, "home"),
+		Logs:         filepath.Join(prefix, "log"),
+	}
+}
+
+// InstanceDir is where Lima keeps the named instance.
+func (p Paths) InstanceDir(name string) string { return filepath.Join(p.LimaHome, name) }
+
+// DockerSocket is where Lima's docker template forwards the guest's socket.
+func (p Paths) DockerSocket(name string) string {
+	return filepath.Join(p.InstanceDir(name), "sock", "docker.sock")
+}
+
+// Limactl is the limactl install.sh builds from the pinned module.
+func (p Paths) Limactl() string { return filepath.Join(p.Prefix, "bin", "limactl") }
+
+// LockFile serialises starts. A leading dot keeps Lima from listing it as an instance.
+func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.lock") }
+
+// LogFile records the limactl runs for one instance.
+func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }

@@ -1,0 +1,74 @@
+package env
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Overrides lists variables to set (key=value) and to remove (key alone)
+// in a child's environment.
+type Overrides struct {
+	Set   map[string]string
+	Unset []string
+}
+
+// Build returns base with every key of o.Set replaced and every key of
+// o.Unset removed. It never appends a second copy of a key: with exec, a
+// duplicate survives, and Go programs such as docker keep the first one, so
+// the user's own DOCKER_HOST would silently win.
+func Build(base []string, o Overrides) []string {
+	out := make([]string, 0, len(base)+len(o.Set))
+	drop := make(map[string]bool, len(o.Set)+len(o.Unset))
+	for k := range o.Set {
+		drop[k] = true
+	}
+	for _, k := range o.Unset {
+		drop[k] = true
+	}
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.Set)) {
+		out = append(out, k+"="+o.Set[k])
+	}
+	return out
+}
+
+// DockerOverrides points docker and Compose at the instance's forwarded
+// socket and the project's own client config. Variables that would select
+// another engine are removed.
+func DockerOverrides(p Paths, instance string) Overrides {
+	return Overrides{
+		Set: map[string]string{
+			"DOCKER_HOST":   "unix://" + p.DockerSocket(instance),
+			"DOCKER_CONFIG": p.DockerConfig,
+			"LIMA_HOME":     p.LimaHome,
+		},
+		Unset: []string{"DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS"},
+	}
+}
+
+// HostEngineOverrides keeps the host's own engine (the user's DOCKER_HOST
+// or docker's default socket) but still keeps the client config in .pixi.
+func HostEngineOverrides(p Paths) Overrides {
+	return Overrides{Set: map[string]string{"DOCKER_CONFIG": p.DockerConfig}}
+}
+
+// LimaOverrides keeps limactl and everything it starts inside .pixi: the
+// instances (LIMA_HOME) and the image download cache. Lima caches in
+// os.UserCacheDir()/lima: XDG_CACHE_HOME on Linux, but $HOME/Library/Caches
+// on macOS, which only a different HOME can move.
+func LimaOverrides(p Paths, goos string) Overrides {
+	set := map[string]string{
+		"LIMA_HOME":      p.LimaHome,
+		"XDG_CACHE_HOME": p.Cache,
+	}
+	if goos == "darwin" {
+		set["HOME"] = p.Home
+	}
+	return Overrides{Set: set}
+}

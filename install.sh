@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# install.sh [PROJECT] — build pixi-lima, limactl and Lima's guest agent from
+# the pinned Go modules into PROJECT/.pixi, and link the shim's names into
+# PROJECT/.pixi/bin. PROJECT defaults to $PIXI_PROJECT_ROOT, else the
+# directory of this script. Re-running it only rebuilds what changed.
+#
+# Layout (everything under PROJECT/.pixi, so deleting .pixi removes it all):
+#   pixi-lima/bin/pixi-lima          the multi-call binary
+#   pixi-lima/bin/limactl            Lima, version-matched to go.mod
+#   pixi-lima/share/lima/            the guest agent and Lima's templates
+#   bin/{docker,docker-compose,limactl-local,pixi-lima} -> ../pixi-lima/bin/pixi-lima
+#   docker/cli-plugins/docker-compose -> ../../bin/docker-compose (`docker compose`)
+set -euo pipefail
+
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+project=${1:-${PIXI_PROJECT_ROOT:-$src}}
+if [[ ! -f "$project/pixi.toml" ]]; then
+  echo "install.sh: $project has no pixi.toml" >&2
+  echo "  hint: ./install.sh /path/to/your/pixi/workspace" >&2
+  exit 3
+fi
+project=$(cd "$project" && pwd -P)
+prefix=$project/.pixi/pixi-lima
+share=$prefix/share/lima
+
+say() { echo "install.sh: $*" >&2; }
+
+if ! command -v go >/dev/null 2>&1; then
+  say "go is not on PATH"
+  echo "  hint: pixi run install (the workspace provides go), or install Go 1.24 or newer" >&2
+  exit 127
+fi
+
+cd "$src"
+goos=$(go env GOOS)
+goarch=$(go env GOARCH)
+lima_version=$(go list -m -f '{{.Version}}' github.com/lima-vm/lima)
+lima_dir=$(go list -m -f '{{.Dir}}' github.com/lima-vm/lima 2>/dev/null || true)
+if [[ -z "$lima_dir" || ! -d "$lima_dir" ]]; then
+  go mod download github.com/lima-vm/lima
+  lima_dir=$(go list -m -f '{{.Dir}}' github.com/lima-vm/lima)
+fi
+
+# On macOS, limactl needs cgo (and so Xcode's command line tools) for vz,
+# and a signature with Lima's entitlements. Say so before minutes of building.
+cgo=0
+if [[ "$goos" == darwin ]]; then
+  if ! xcode-select -p >/dev/null 2>&1; then
+    say "Xcode command line tools are missing: limactl needs them (cgo) to use macOS's virtualization (vz)"
+    echo "  hint: xcode-select --install, then run install.sh again" >&2
+    exit 127
+  fi
+  cgo=1
+fi
+
+# stamp FILE KEY: true when FILE was built with KEY already.
+stamp_ok() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
+stamp_set() { printf '%s' "$2" >"$1.stamp"; }
+
+mkdir -p "$prefix/bin" "$share" "$project/.pixi/bin" "$project/.pixi/docker/cli-plugins"
+
+# 1. pixi-lima itself, keyed by its sources.
+self_key=$( (go version; find . -path ./.pixi -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -print |
+  LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
+if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
+  say "building pixi-lima"
+  go build -trimpath -o "$prefix/bin/pixi-lima.new" .
+  mv -f "$prefix/bin/pixi-lima.new" "$prefix/bin/pixi-lima"
+  stamp_set "$prefix/bin/pixi-lima" "$self_key"
+fi
+
+# 2. limactl and the guest agent, from the module go.mod pins.
+ldflags="-s -w -X github.com/lima-vm/lima/pkg/version.Version=$lima_version"
+lima_key="$lima_version $goos/$goarch cgo=$cgo $(go version)"
+if ! stamp_ok "$prefix/bin/limactl" "$lima_key"; then
+  say "building limactl $lima_version (a few minutes the first time)"
+  CGO_ENABLED=$cgo go build -trimpath -ldflags "$ldflags" -o "$prefix/bin/limactl.new" github.com/lima-vm/lima/cmd/limactl
+  if [[ "$goos" == darwin ]]; then
+    codesign --sign - --force --entitlements "$lima_dir/vz.entitlements" "$prefix/bin/limactl.new"
+  fi
+  mv -f "$prefix/bin/limactl.new" "$prefix/bin/limactl"
+  stamp_set "$prefix/bin/limactl" "$lima_key"
+fi
+
+case "$goarch" in
+  amd64) guest_arch=x86_64 ;;
+  arm64) guest_arch=aarch64 ;;
+  *) say "no Lima guest agent for GOARCH=$goarch"; exit 3 ;;
+esac
+agent=$share/lima-guestagent.Linux-$guest_arch.gz
+if ! stamp_ok "$agent" "$lima_key"; then
+  say "building Lima's guest agent for Linux/$guest_arch"
+  CGO_ENABLED=0 GOOS=linux GOARCH=$goarch go build -trimpath -ldflags "$ldflags" -o "$share/guestagent.new" github.com/lima-vm/lima/cmd/lima-guestagent
+  gzip -9 -c "$share/guestagent.new" >"$agent.new"
+  rm -f "$share/guestagent.new"
+  mv -f "$agent.new" "$agent"
+  stamp_set "$agent" "$lima_key"
+fi
+
+# 3. Lima's templates. The module zip drops Git symlinks, so the aliases
+# that templates refer to (docker.yaml's base is template://_images/ubuntu-lts)
+# are recreated here, pointing where Lima's repository points them.
+if ! stamp_ok "$share/templates" "$lima_key"; then
+  rm -rf "$share/templates"
+  cp -R "$lima_dir/templates" "$share/templates"
+  chmod -R u+w "$share/templates"
+  while read -r alias target; do
+    [[ -e "$share/templates/$target" && ! -e "$share/templates/$alias" ]] &&
+      ln -s "$(basename "$target")" "$share/templates/$alias"
+  done <<'EOF'
+_images/ubuntu-lts.yaml _images/ubuntu-24.04.yaml
+_images/ubuntu.yaml _images/ubuntu-25.04.yaml
+_images/fedora.yaml _images/fedora-42.yaml
+ubuntu-lts.yaml ubuntu-24.04.yaml
+ubuntu.yaml ubuntu-25.04.yaml
+fedora.yaml fedora-42.yaml
+debian.yaml debian-12.yaml
+almalinux.yaml almalinux-10.yaml
+rocky.yaml rocky-10.yaml
+centos-stream.yaml centos-stream-10.yaml
+oraclelinux.yaml oraclelinux-9.yaml
+EOF
+  stamp_set "$share/templates" "$lima_key"
+fi
+
+# 4. The shim's names: relative links, replaced only when they differ.
+link() { # link TARGET NAME
+  [[ "$(readlink "$2" 2>/dev/null)" == "$1" ]] && return
+  ln -sfn "$1" "$2.new" && mv -f "$2.new" "$2"
+}
+for name in pixi-lima docker docker-compose limactl-local; do
+  link ../pixi-lima/bin/pixi-lima "$project/.pixi/bin/$name"
+done
+link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
+
+say "installed into $project/.pixi (pixi-lima, limactl $lima_version)"

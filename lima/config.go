@@ -1,0 +1,405 @@
+// Package lima owns everything Lima: the instance settings, inspection
+// through Lima's own pkg/store, limactl calls, the start lock and progress.
+package lima
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/pelletier/go-toml/v2"
+)
+
+// Defaults are small on purpose: a per-repo engine shares the laptop.
+const (
+	DefaultTemplate = "template://docker"
+	DefaultCPUs     = 2
+	DefaultMemory   = "2GiB"
+	DefaultDisk     = "20GiB"
+)
+
+// Engine selects where docker's engine runs.
+const (
+	EngineLima = "lima" // the repo's own Lima VM (default)
+	EngineHost = "host" // the host's engine: DOCKER_HOST as the user has it, no VM
+)
+
+// Config is the instance as the project wants it: [tool.pixi-lima] in
+// pixi.toml, each key overridable by a PIXI_LIMA_* variable.
+type Config struct {
+	Engine    string  // EngineLima or EngineHost
+	Name      string  // Lima instance name
+	CPUs      int     //
+	Memory    string  // e.g. "2GiB"
+	Disk      string  // e.g. "20GiB"
+	VMType    string  // "", "qemu" or "vz"; "" lets Lima choose
+	MountType string  // "", "reverse-sshfs", "9p" or "virtiofs"; "" lets Lima choose
+	Mounts    []Mount // extra mounts besides the project root
+	Template  string  // Lima template locator or file
+	Image     string  // disk image path or URL replacing the template's images
+}
+
+// Mount is a host directory shared with the guest at the same path.
+type Mount struct {
+	Location string `json:"location"`
+	Writable bool   `json:"writable"`
+}
+
+// ConfigError names the setting that is wrong and what it should look like.
+type ConfigError struct {
+	Source string // "pixi.toml [tool.pixi-lima] memory" or "PIXI_LIMA_MEMORY"
+	Msg    string
+}
+
+func (e *ConfigError) Error() string { return e.Source + ": " + e.Msg }
+
+// settings lists every key: its variable and how to parse it into Config.
+var settings = []struct {
+	key  string
+	set  func(*Config, any, string) error // value, source
+	help string
+}{
+	{"engine", setEngine, `"lima" or "host"`},
+	{"name", setName, "a Lima instance name: letters, digits, and . _ - between them"},
+	{"cpus", setCPUs, "a whole number from 1 to 256"},
+	{"memory", setSize(func(c *Config) *string { return &c.Memory }), `a size such as "2GiB" or a number of GiB`},
+	{"disk", setSize(func(c *Config) *string { return &c.Disk }), `a size such as "20GiB" or a number of GiB`},
+	{"vm-type", setEnum(func(c *Config) *string { return &c.VMType }, "qemu", "vz"), `"qemu" or "vz"`},
+	{"mount-type", setEnum(func(c *Config) *string { return &c.MountType }, "reverse-sshfs", "9p", "virtiofs"), `"reverse-sshfs", "9p" or "virtiofs"`},
+	{"mounts", setMounts, `a list of directories, each optionally ending in ":w" for writable`},
+	{"template", setTemplate, `a Lima template: "template://NAME", a URL, or a YAML file`},
+	{"image", setImage, "a disk image file or URL"},
+}
+
+// EnvName is the variable that overrides key.
+func EnvName(key string) string {
+	return "PIXI_LIMA_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// Keys lists the setting names, for documentation and suggestions.
+func Keys() []string {
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// LoadConfig reads [tool.pixi-lima] from the manifest at root, applies the
+// PIXI_LIMA_* overrides, and fills defaults. Every value is checked here,
+// before Lima runs.
+func LoadConfig(root string, getenv func(string) string) (Config, error) {
+	data, err := os.ReadFile(filepath.Join(root, "pixi.toml"))
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(root, data, getenv)
+}
+
+// ParseConfig is LoadConfig on manifest bytes already read.
+func ParseConfig(root string, manifest []byte, getenv func(string) string) (Config, error) {
+	var doc struct {
+		Workspace struct{ Name string } `toml:"workspace"`
+		Project   struct{ Name string } `toml:"project"` // pixi before 0.40
+		Tool      struct {
+			PixiLima map[string]any `toml:"pixi-lima"`
+		} `toml:"tool"`
+	}
+	if err := toml.Unmarshal(manifest, &doc); err != nil {
+		return Config{}, &ConfigError{Source: "pixi.toml", Msg: "not valid TOML: " + err.Error()}
+	}
+	workspace := doc.Workspace.Name
+	if workspace == "" {
+		workspace = doc.Project.Name
+	}
+	if workspace == "" {
+		workspace = filepath.Base(root)
+	}
+	c := Config{
+		Engine:   EngineLima,
+		Name:     InstanceName(workspace),
+		CPUs:     DefaultCPUs,
+		Memory:   DefaultMemory,
+		Disk:     DefaultDisk,
+		Template: DefaultTemplate,
+	}
+	for key := range doc.Tool.PixiLima {
+		if !isKey(key) {
+			return Config{}, &ConfigError{
+				Source: "pixi.toml [tool.pixi-lima] " + key,
+				Msg:    "unknown setting" + Suggest(key, Keys()) + "; known: " + strings.Join(Keys(), ", "),
+			}
+		}
+	}
+	for _, s := range settings {
+		if v, ok := doc.Tool.PixiLima[s.key]; ok {
+			src := "pixi.toml [tool.pixi-lima] " + s.key
+			if err := s.set(&c, v, root); err != nil {
+				return Config{}, &ConfigError{Source: src, Msg: err.Error() + "; expected " + s.help}
+			}
+		}
+		if v := getenv(EnvName(s.key)); v != "" {
+			if err := s.set(&c, envValue(s.key, v), root); err != nil {
+				return Config{}, &ConfigError{Source: EnvName(s.key), Msg: err.Error() + "; expected " + s.help}
+			}
+		}
+	}
+	return c, nil
+}
+
+// envValue turns a variable's text into the type its key takes in TOML.
+func envValue(key, v string) any {
+	switch key {
+	case "cpus":
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return n
+		}
+	case "mounts":
+		var list []any
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				list = append(list, m)
+			}
+		}
+		return list
+	}
+	return v
+}
+
+// nameChars is Lima's rule for instance names (pkg/identifiers).
+var nameChars = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+
+// InstanceName derives "<workspace>-docker", replacing what Lima rejects.
+func InstanceName(workspace string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(workspace) {
+		if r < 128 && (r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := strings.TrimSuffix(b.String(), "-")
+	if name == "" {
+		name = "pixi"
+	}
+	return name + "-docker"
+}
+
+func isKey(key string) bool {
+	for _, s := range settings {
+		if s.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func setEngine(c *Config, v any, _ string) error {
+	s, ok := v.(string)
+	if !ok || (s != EngineLima && s != EngineHost) {
+		return fmt.Errorf("got %s", show(v))
+	}
+	c.Engine = s
+	return nil
+}
+
+func setName(c *Config, v any, _ string) error {
+	s, ok := v.(string)
+	if !ok || !nameChars.MatchString(s) {
+		return fmt.Errorf("got %s", show(v))
+	}
+	c.Name = s
+	return nil
+}
+
+func setCPUs(c *Config, v any, _ string) error {
+	n, ok := v.(int64)
+	if !ok || n < 1 || n > 256 {
+		return fmt.Errorf("got %s", show(v))
+	}
+	c.CPUs = int(n)
+	return nil
+}
+
+// setSize accepts Lima's size strings and, like limactl's --memory and
+// --disk flags, a bare number of GiB.
+func setSize(field func(*Config) *string) func(*Config, any, string) error {
+	return func(c *Config, v any, _ string) error {
+		var s string
+		switch v := v.(type) {
+		case int64:
+			s = fmt.Sprintf("%dGiB", v)
+		case float64:
+			s = strconv.FormatFloat(v, 'f', -1, 64) + "GiB"
+		case string:
+			s = strings.TrimSpace(v)
+			if n, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
+				s += "GiB"
+			}
+		default:
+			return fmt.Errorf("got %s", show(v))
+		}
+		bytes, err := units.RAMInBytes(s)
+		if err != nil || bytes < 1<<29 {
+			return fmt.Errorf("got %s (at least 512MiB)", show(v))
+		}
+		*field(c) = s
+		return nil
+	}
+}
+
+func setEnum(field func(*Config) *string, allowed ...string) func(*Config, any, string) error {
+	return func(c *Config, v any, _ string) error {
+		s, ok := v.(string)
+		if ok {
+			for _, a := range allowed {
+				if s == a {
+					*field(c) = s
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("got %s", show(v))
+	}
+}
+
+func setMounts(c *Config, v any, root string) error {
+	list, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("got %s", show(v))
+	}
+	c.Mounts = c.Mounts[:0]
+	for _, item := range list {
+		s, ok := item.(string)
+		if !ok || strings.TrimSuffix(s, ":w") == "" {
+			return fmt.Errorf("got %s in the list", show(item))
+		}
+		m := Mount{Location: strings.TrimSuffix(s, ":w"), Writable: strings.HasSuffix(s, ":w")}
+		loc, err := hostPath(m.Location, root)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(loc); err != nil {
+			return fmt.Errorf("mount %q: %s does not exist", s, loc)
+		}
+		m.Location = loc
+		c.Mounts = append(c.Mounts, m)
+	}
+	return nil
+}
+
+func setTemplate(c *Config, v any, root string) error {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return fmt.Errorf("got %s", show(v))
+	}
+	if !strings.Contains(s, "://") {
+		path, err := hostPath(s, root)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("template file %s does not exist", path)
+		}
+		s = path
+	}
+	c.Template = s
+	return nil
+}
+
+func setImage(c *Config, v any, root string) error {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return fmt.Errorf("got %s", show(v))
+	}
+	if !strings.Contains(s, "://") {
+		path, err := hostPath(s, root)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("image file %s does not exist", path)
+		}
+		s = path
+	}
+	c.Image = s
+	return nil
+}
+
+// hostPath makes a configured path absolute: "~" is the user's home (we
+// expand it ourselves, as limactl may run with another HOME) and anything
+// relative is relative to the project root.
+func hostPath(p, root string) (string, error) {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		p = filepath.Join(home, p[1:])
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// show prints a TOML value as the user wrote it, with its type when that is the problem.
+func show(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case int64, float64:
+		return fmt.Sprint(v)
+	case bool:
+		return fmt.Sprintf("%v (a boolean)", v)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%v (%T)", v, v)
+}
+
+// Suggest returns `; did you mean "x"?` for the closest candidate, if close.
+// Usage errors of the subcommands use it too.
+func Suggest(word string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,167 @@
+package lima
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limactl runs the real limactl with the project's environment, showing
+// its progress on stderr and recording everything it says in a log file.
+type Limactl struct {
+	Path   string    // the limactl binary
+	Env    []string  // its whole environment (LIMA_HOME etc. already set)
+	Stderr io.Writer // where progress goes; stdout belongs to the wrapped tool
+	TTY    bool      // Stderr is a terminal: show one grey, rewritten tail line
+	Log    string    // file that keeps every line limactl printed
+}
+
+// StageError says which stage failed and carries limactl's last lines.
+type StageError struct {
+	Stage string
+	Err   error
+	Tail  []string // limactl's last lines
+	Logs  []string // files with the whole story
+}
+
+func (e *StageError) Error() string { return fmt.Sprintf("error at %q: %v", e.Stage, e.Err) }
+func (e *StageError) Unwrap() error { return e.Err }
+
+const tailLines = 15
+
+// Run runs `limactl args...` as the named stage ("starting VM"), printing
+// "pixi-lima: <stage> …" first and the elapsed time at the end.
+func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
+	begin := time.Now()
+	fmt.Fprintf(l.Stderr, "pixi-lima: %s …\n", stage)
+	cmd := exec.CommandContext(ctx, l.Path, args...)
+	cmd.Env = l.Env
+	cmd.Stdin = nil
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout // one stream, in the order limactl wrote it
+	logFile := l.openLog(args)
+	if logFile != nil {
+		defer logFile.Close()
+	}
+	if err := cmd.Start(); err != nil {
+		return &StageError{Stage: stage, Err: err}
+	}
+	tail := l.follow(out, logFile, begin)
+	err = cmd.Wait()
+	if l.TTY {
+		fmt.Fprint(l.Stderr, "\r\033[K")
+	}
+	if err != nil {
+		return &StageError{Stage: stage, Err: fmt.Errorf("limactl %s: %w", args[0], err), Tail: tail, Logs: []string{l.Log}}
+	}
+	fmt.Fprintf(l.Stderr, "pixi-lima: %s: done in %s\n", stage, round(time.Since(begin)))
+	return nil
+}
+
+// Output runs limactl quietly and returns its stdout (for `--version`, `list`).
+func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, l.Path, args...)
+	cmd.Env = l.Env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("limactl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// follow copies limactl's lines to stderr (on a terminal, as one grey
+// line that each new line replaces, prefixed with the elapsed time) and to
+// the log, and returns the last few.
+func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
+	var (
+		mu   sync.Mutex
+		last string
+		ring []string
+	)
+	done := make(chan struct{})
+	if l.TTY {
+		// Redraw every second so the elapsed time moves while limactl is quiet.
+		go func() {
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					mu.Lock()
+					l.redraw(last, begin)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if log != nil {
+			fmt.Fprintln(log, line)
+		}
+		mu.Lock()
+		ring = append(ring, line)
+		if len(ring) > tailLines {
+			ring = ring[1:]
+		}
+		last = line
+		if l.TTY {
+			l.redraw(last, begin)
+		} else {
+			fmt.Fprintln(l.Stderr, line)
+		}
+		mu.Unlock()
+	}
+	close(done)
+	return ring
+}
+
+func (l Limactl) redraw(line string, begin time.Time) {
+	const width = 100
+	if len(line) > width {
+		line = line[:width] + "…"
+	}
+	fmt.Fprintf(l.Stderr, "\r\033[K\033[90m[%s] %s\033[0m", round(time.Since(begin)), line)
+}
+
+func (l Limactl) openLog(args []string) *os.File {
+	if l.Log == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(l.Log), 0o755); err != nil {
+		return nil
+	}
+	f, err := os.OpenFile(l.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil
+	}
+	fmt.Fprintf(f, "\n=== %s limactl %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
+	return f
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(100 * time.Millisecond)
+}
+
+// ErrNoLimactl means neither LIMACTL, the installed copy nor PATH has one.
+var ErrNoLimactl = errors.New("limactl not found")

@@ -1,0 +1,204 @@
+package shim
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/lima-vm/lima/pkg/store"
+
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// command is one pixi-lima subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(s *session, args []string) error
+}
+
+// commandList is every subcommand, in the order `help` prints them. A
+// function, not a variable: help refers back to it.
+func commandList() []command {
+	return []command{
+		{"init", "create the project's VM if missing and start it (idempotent)", (*session).cmdInit},
+		{"stop", "stop the VM (--force clears a half-running one)", (*session).cmdStop},
+		{"restart", "stop and start the VM", (*session).cmdRestart},
+		{"delete", "delete the VM and its disk (asks first; --force skips asking)", (*session).cmdDelete},
+		{"status", "show the VM's state (--json for machines)", (*session).cmdStatus},
+		{"env", "print shell lines that point docker at the VM", (*session).cmdEnv},
+		{"version", "print pixi-lima's and the pinned Lima's versions", (*session).cmdVersion},
+		{"help", "show this help (help settings: the [tool.pixi-lima] keys)", (*session).cmdHelp},
+	}
+}
+
+// command runs `pixi-lima <subcommand> …`.
+func (s *session) command(args []string) error {
+	if len(args) == 0 {
+		return s.cmdHelp(nil)
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help":
+		name = "help"
+	case "-v", "--version":
+		name = "version"
+	}
+	var names []string
+	for _, c := range commandList() {
+		if c.name == name {
+			return c.run(s, args[1:])
+		}
+		names = append(names, c.name)
+	}
+	return &Error{Code: ExitUsage, Msg: fmt.Sprintf("unknown command %q%s", name, lima.Suggest(name, names)),
+		Hint: "pixi-lima help lists the commands"}
+}
+
+// flags parses a subcommand's flags; a bad flag is a usage error (exit 2).
+func (s *session) flags(name string, args []string, define func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if define != nil {
+		define(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprintf(s.stdout, "usage: pixi-lima %s [flags]\n", name)
+			fs.SetOutput(s.stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		var known []string
+		fs.VisitAll(func(f *flag.Flag) { known = append(known, "--"+f.Name) })
+		bad := strings.TrimPrefix(err.Error(), "flag provided but not defined: ")
+		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: %s%s", name, err, lima.Suggest(bad, known)),
+			Hint: "pixi-lima " + name + " --help"}
+	}
+	if fs.NArg() > 0 {
+		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: unexpected argument %q", name, fs.Arg(0)),
+			Hint: "pixi-lima " + name + " --help"}
+	}
+	return nil
+}
+
+func (s *session) cmdInit(args []string) error {
+	if err := s.flags("init", args, nil); err != nil {
+		return err
+	}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
+	}
+	if p.config.Engine == lima.EngineHost {
+		s.printf("engine = \"host\": using the host's Docker engine, no VM to start")
+		return nil
+	}
+	m, err := s.manager(p)
+	if err != nil {
+		return err
+	}
+	if err := m.Ensure(context.Background()); err != nil {
+		return err
+	}
+	s.printf("VM %q is running; docker: unix://%s", p.config.Name, m.Socket())
+	return nil
+}
+
+func (s *session) cmdStop(args []string) error {
+	var force bool
+	if err := s.flags("stop", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "stop a VM Lima reports as Broken, clearing its stale pid files and sockets")
+	}); err != nil {
+		return err
+	}
+	m, inst, err := s.inspect()
+	if err != nil || m == nil {
+		return err
+	}
+	if inst == nil {
+		s.printf("VM %q does not exist; nothing to stop", m.Config.Name)
+		return nil
+	}
+	if inst.Status == store.StatusStopped && !force {
+		s.printf("VM %q is already stopped", m.Config.Name)
+		return nil
+	}
+	return m.Stop(context.Background(), force || inst.Status == store.StatusBroken)
+}
+
+func (s *session) cmdRestart(args []string) error {
+	if err := s.flags("restart", args, nil); err != nil {
+		return err
+	}
+	m, inst, err := s.inspect()
+	if err != nil || m == nil {
+		return err
+	}
+	if inst != nil && inst.Status != store.StatusStopped {
+		if err := m.Stop(context.Background(), inst.Status == store.StatusBroken); err != nil {
+			return err
+		}
+	}
+	return m.Ensure(context.Background())
+}
+
+// inspect loads the project and its instance for commands that manage it.
+// A nil manager means the host engine is configured and there is no VM.
+func (s *session) inspect() (*lima.Manager, *store.Instance, error) {
+	p, err := s.loadProject()
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.config.Engine == lima.EngineHost {
+		s.printf("engine = \"host\": there is no VM to manage")
+		return nil, nil, nil
+	}
+	m, err := s.manager(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := m.Inspect()
+	return m, inst, err
+}
+
+func (s *session) cmdVersion(args []string) error {
+	if err := s.flags("version", args, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.stdout, "pixi-lima %s (Lima %s)\n", version(), pinnedLima())
+	return nil
+}
+
+func (s *session) cmdHelp(args []string) error {
+	if len(args) > 0 && args[0] == "settings" {
+		fmt.Fprintln(s.stdout, "[tool.pixi-lima] keys in pixi.toml, each overridable by its variable:")
+		for _, k := range lima.Keys() {
+			fmt.Fprintf(s.stdout, "  %-11s %s\n", k, lima.EnvName(k))
+		}
+		return nil
+	}
+	fmt.Fprint(s.stdout, `pixi-lima: a per-repository Docker engine in a Lima VM, kept in .pixi/
+
+As docker, docker-compose or limactl-local (links in .pixi/bin), it starts
+the project's VM when needed and runs the real tool against it.
+
+Commands:
+`)
+	for _, c := range commandList() {
+		fmt.Fprintf(s.stdout, "  %-8s %s\n", c.name, c.summary)
+	}
+	return nil
+}
+
+// version is pixi-lima's own version: the module version when built from a
+// tagged module, else the VCS revision install.sh stamps in, else "dev".
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,88 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/docker/go-units"
+
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+func (s *session) cmdDelete(args []string) error {
+	var force bool
+	if err := s.flags("delete", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&force, "force", false, "delete without asking")
+	}); err != nil {
+		return err
+	}
+	m, inst, err := s.inspect()
+	if err != nil || m == nil {
+		return err
+	}
+	if inst == nil {
+		s.printf("VM %q does not exist; nothing to delete", m.Config.Name)
+		return nil
+	}
+	if !force {
+		loss := s.whatIsLost(m)
+		if !isTerminal(s.stdin) {
+			return &Error{Code: ExitRefused, Msg: fmt.Sprintf("not deleting VM %q without confirmation: %s", m.Config.Name, loss),
+				Hint: "pixi-lima delete --force"}
+		}
+		fmt.Fprintf(s.stderr, "Delete VM %q? %s\nType yes to delete: ", m.Config.Name, loss)
+		answer, _ := bufio.NewReader(s.stdin).ReadString('\n')
+		if a := strings.TrimSpace(strings.ToLower(answer)); a != "yes" && a != "y" {
+			return &Error{Code: ExitRefused, Msg: "not deleted", Hint: "pixi-lima delete --force deletes without asking"}
+		}
+	}
+	return m.Delete(context.Background())
+}
+
+// whatIsLost says what goes with the VM's disk. When the engine answers it
+// counts containers, images and volumes, and names the volumes.
+func (s *session) whatIsLost(m *lima.Manager) string {
+	size := units.BytesSize(float64(lima.DiskUsage(m.Paths.InstanceDir(m.Config.Name))))
+	client := &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", m.Socket())
+		}},
+	}
+	var containers, images []json.RawMessage
+	var volumes struct{ Volumes []struct{ Name string } }
+	if getJSON(client, "/containers/json?all=1", &containers) != nil ||
+		getJSON(client, "/images/json", &images) != nil ||
+		getJSON(client, "/volumes", &volumes) != nil {
+		return fmt.Sprintf("its disk (%s on the host) and every container, image and volume in it will be lost", size)
+	}
+	var names []string
+	for _, v := range volumes.Volumes {
+		names = append(names, v.Name)
+	}
+	lost := fmt.Sprintf("its disk (%s on the host) will be lost, with %d containers, %d images and %d volumes",
+		size, len(containers), len(images), len(volumes.Volumes))
+	if len(names) > 0 {
+		lost += " (" + strings.Join(names, ", ") + ")"
+	}
+	return lost
+}
+
+func getJSON(c *http.Client, path string, v any) error {
+	resp, err := c.Get("http://docker" + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

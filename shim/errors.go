@@ -1,0 +1,76 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// Exit codes of pixi-lima's own errors. A wrapped tool's code passes
+// through untouched; these are only ever ours.
+const (
+	ExitFailed   = 1   // Lima or an operation failed
+	ExitUsage    = 2   // unknown subcommand or flag
+	ExitConfig   = 3   // no project, a bad setting, a socket path too long, root
+	ExitRefused  = 4   // a destructive command without confirmation
+	ExitLoop     = 5   // shims calling each other: the depth guard stopped it
+	ExitNotFound = 127 // docker, docker-compose or limactl not installed
+)
+
+// Error is the one error type main prints: what happened, and the exact
+// next command.
+type Error struct {
+	Code int
+	Msg  string
+	Hint string
+	Tail []string // last lines of a log, shown indented
+	Logs []string // where the whole story is
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// report prints err once, on stderr, and returns its exit code.
+func report(stderr io.Writer, err error) int {
+	e := asError(err)
+	fmt.Fprintf(stderr, "pixi-lima: %s\n", e.Msg)
+	if len(e.Tail) > 0 {
+		fmt.Fprintln(stderr, "  last lines:")
+		for _, l := range e.Tail {
+			fmt.Fprintf(stderr, "    %s\n", l)
+		}
+	}
+	if len(e.Logs) > 0 {
+		fmt.Fprintf(stderr, "  full log: %s\n", strings.Join(e.Logs, " and "))
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(stderr, "  hint: %s\n", e.Hint)
+	}
+	return e.Code
+}
+
+// asError gives every error from below a code and a hint.
+func asError(err error) *Error {
+	var e *Error
+	var cfg *lima.ConfigError
+	var sock *env.SocketPathError
+	var stage *lima.StageError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &cfg):
+		return &Error{Code: ExitConfig, Msg: cfg.Error(), Hint: "fix the setting, then run the command again (keys: pixi-lima help settings)"}
+	case errors.As(err, &sock):
+		return &Error{Code: ExitConfig, Msg: sock.Error(),
+			Hint: fmt.Sprintf("use a shorter instance name ([tool.pixi-lima] name = \"...\", %d bytes too long), or move the project to a shorter path", sock.Length-sock.Limit+1)}
+	case errors.As(err, &stage):
+		return &Error{Code: ExitFailed, Msg: stage.Error(), Tail: stage.Tail, Logs: stage.Logs,
+			Hint: "pixi-lima doctor shows what is wrong; pixi-lima stop, then the command again, retries from a clean state"}
+	case errors.Is(err, env.ErrNoProject):
+		return &Error{Code: ExitConfig, Msg: err.Error(), Hint: "run inside a pixi workspace (a directory with pixi.toml), or set PIXI_PROJECT_ROOT"}
+	}
+	return &Error{Code: ExitFailed, Msg: err.Error()}
+}

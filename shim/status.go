@@ -1,0 +1,149 @@
+package shim
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/lima-vm/lima/pkg/store"
+
+	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// status is what `pixi-lima status --json` prints.
+type status struct {
+	Instance      string   `json:"instance"`
+	State         string   `json:"state"` // Lima's status, or "Missing"
+	Engine        string   `json:"engine"`
+	DockerAnswers bool     `json:"dockerAnswers"`
+	Degraded      bool     `json:"degraded"`
+	Problems      []string `json:"problems,omitempty"`
+	Root          string   `json:"root"`
+	LimaHome      string   `json:"limaHome"`
+	Dir           string   `json:"dir"`
+	Socket        string   `json:"socket"`
+	DockerConfig  string   `json:"dockerConfig"`
+	VMType        string   `json:"vmType,omitempty"`
+	CPUs          int      `json:"cpus"`
+	Memory        int64    `json:"memoryBytes"`
+	Disk          int64    `json:"diskBytes"`
+	DiskUsed      int64    `json:"diskUsedBytes"` // on the host
+	LimaVersion   string   `json:"limaVersion"`
+}
+
+func (s *session) cmdStatus(args []string) error {
+	var asJSON bool
+	if err := s.flags("status", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+	}); err != nil {
+		return err
+	}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
+	}
+	st := s.status(p)
+	if asJSON {
+		enc := json.NewEncoder(s.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	w := s.stdout
+	fmt.Fprintf(w, "instance:  %s\nstate:     %s\n", st.Instance, st.State)
+	if st.Engine == lima.EngineHost {
+		fmt.Fprintf(w, "engine:    host (the host's own Docker engine; no VM)\n")
+		return nil
+	}
+	fmt.Fprintf(w, "docker:    %s (%s)\n", st.Socket, map[bool]string{true: "answers", false: "not answering"}[st.DockerAnswers])
+	if st.State != "Missing" {
+		fmt.Fprintf(w, "dir:       %s\n", st.Dir)
+		fmt.Fprintf(w, "resources: %d CPUs, %s memory, %s disk (%s used on the host)\n", st.CPUs,
+			units.BytesSize(float64(st.Memory)), units.BytesSize(float64(st.Disk)), units.BytesSize(float64(st.DiskUsed)))
+		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
+	}
+	for _, problem := range st.Problems {
+		fmt.Fprintf(w, "problem:   %s\n", problem)
+	}
+	return nil
+}
+
+// status inspects the instance through Lima's pkg/store, without limactl:
+// it must stay fast enough to call from prompts and scripts.
+func (s *session) status(p *project) status {
+	st := status{
+		Instance:     p.config.Name,
+		Engine:       p.config.Engine,
+		Root:         p.paths.Root,
+		LimaHome:     p.paths.LimaHome,
+		Dir:          p.paths.InstanceDir(p.config.Name),
+		Socket:       "unix://" + p.paths.DockerSocket(p.config.Name),
+		DockerConfig: p.paths.DockerConfig,
+		LimaVersion:  strings.TrimPrefix(pinnedLima(), "v"),
+	}
+	if p.config.Engine == lima.EngineHost {
+		st.State, st.Socket = "Host", ""
+		return st
+	}
+	m := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr)
+	inst, err := m.Inspect()
+	if err != nil {
+		st.State = "Unknown"
+		st.Problems = append(st.Problems, err.Error())
+		return st
+	}
+	if inst == nil {
+		st.State = "Missing"
+		return st
+	}
+	st.State = inst.Status
+	st.VMType = string(inst.VMType)
+	st.CPUs, st.Memory, st.Disk = inst.CPUs, inst.Memory, inst.Disk
+	if inst.LimaVersion != "" {
+		st.LimaVersion = inst.LimaVersion
+	}
+	st.DiskUsed = lima.DiskUsage(inst.Dir)
+	for _, e := range inst.Errors {
+		st.Problems = append(st.Problems, e.Error())
+	}
+	if inst.Status == store.StatusRunning {
+		st.DockerAnswers = lima.Ping(m.Socket(), 2*time.Second)
+		if degraded, why := m.Degraded(); degraded {
+			st.Degraded = true
+			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")
+		}
+	}
+	return st
+}
+
+// cmdEnv prints the variables the shim gives docker, for shells and IDEs
+// that call docker without the shim.
+func (s *session) cmdEnv(args []string) error {
+	if err := s.flags("env", args, nil); err != nil {
+		return err
+	}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
+	}
+	o := env.DockerOverrides(p.paths, p.config.Name)
+	if p.config.Engine == lima.EngineHost {
+		o = env.HostEngineOverrides(p.paths)
+	}
+	for _, kv := range env.Build(nil, o) {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(s.stdout, "export %s=%s\n", k, shellQuote(v))
+	}
+	for _, k := range o.Unset {
+		fmt.Fprintf(s.stdout, "unset %s\n", k)
+	}
+	return nil
+}
+
+// shellQuote quotes v for POSIX shells.
+func shellQuote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}

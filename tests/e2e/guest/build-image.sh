@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# Build, fully offline (only Debian's apt mirror is used), a Debian bookworm
+# guest image that Lima (v1.2.x, QEMU driver) can boot, with rootful Docker
+# (Debian's docker.io) inside, plus a Lima template for it.
+#
+# Usage: tests/e2e/guest/build-image.sh [CACHE_DIR]   (default /var/cache/pixi-lima-ci)
+#
+# Output: $CACHE_DIR/guest-<hash>/{disk.qcow2,vmlinuz,initrd.img,guest.yaml}
+# where <hash> covers this script and the template, so a re-run skips the build.
+# The last line of stdout is the absolute path of guest.yaml; progress goes to stderr.
+#
+# Needs root and: debootstrap, e2fsprogs (mkfs.ext4 -d), qemu-utils (qemu-img).
+# Env overrides: MIRROR (Debian mirror URL), SUITE (default bookworm).
+set -euo pipefail
+
+log() { printf '[build-image] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+self="$here/$(basename "${BASH_SOURCE[0]}")"
+tmpl="$here/guest.yaml.tmpl"
+[ -f "$tmpl" ] || die "template not found: $tmpl"
+
+cache_dir=${1:-/var/cache/pixi-lima-ci}
+mkdir -p "$cache_dir"
+cache_dir=$(cd "$cache_dir" && pwd)
+
+hash=$(cat "$self" "$tmpl" | sha256sum | cut -c1-16)
+out="$cache_dir/guest-$hash"
+if [ -f "$out/guest.yaml" ]; then
+	log "cached image: $out"
+	echo "$out/guest.yaml"
+	exit 0
+fi
+
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
+for c in debootstrap mkfs.ext4 qemu-img chroot sha256sum; do
+	command -v "$c" >/dev/null 2>&1 || die "missing command: $c"
+done
+
+suite=${SUITE:-bookworm}
+label=pixi-lima-root
+# Size of the raw root filesystem (sparse). cloud-init's resizefs grows it to
+# the size of the Lima disk (limayaml `disk`, default 100GiB/20GiB) on first boot.
+raw_size=3G
+
+# Find the Debian mirror configured for apt (deb822 .sources or one-line format).
+find_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		# paragraphs: take the first URIs of a paragraph whose Suites has $suite (not -security)
+		awk -v suite="$suite" '
+			BEGIN { RS=""; FS="\n" }
+			{
+				uri=""; ok=0
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^URIs:/) { split($i, a, /[ \t]+/); uri=a[2] }
+					if ($i ~ /^Suites:/) { n=split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok=1 }
+					if ($i ~ /^Enabled:[ \t]*no/) ok=0
+				}
+				if (ok && uri != "") { print uri; exit }
+			}' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk -v suite="$suite" '
+			$1 == "deb" {
+				i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+				if ($(i+1) == suite) { print $i; exit }
+			}' "$f"
+	done
+}
+mirror=${MIRROR:-$(find_mirror | head -n1)}
+[ -n "$mirror" ] || die "no Debian mirror for '$suite' found in /etc/apt/sources.list{,.d}; set MIRROR="
+log "mirror: $mirror (suite $suite)"
+
+work=$(mktemp -d "$cache_dir/.guest-$hash.XXXXXX")
+rootfs="$work/rootfs"
+cleanup() {
+	local m
+	for m in dev/pts dev sys proc; do
+		if mountpoint -q "$rootfs/$m" 2>/dev/null; then umount -l "$rootfs/$m" || true; fi
+	done
+	if grep -qF " $work/" /proc/self/mounts; then
+		log "WARNING: something is still mounted under $work; not removing it"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+packages=(
+	# boot
+	linux-image-amd64 initramfs-tools systemd systemd-sysv udev dbus libpam-systemd kmod
+	# cloud-init (python3-cffi-backend is a virtual dependency debootstrap does not resolve)
+	cloud-init python3-cffi-backend tzdata
+	# Lima boot scripts / hostagent requirements
+	openssh-server sudo bash diffutils procps iproute2 util-linux mount e2fsprogs
+	fuse3 sshfs iptables ca-certificates
+	# isc-dhcp-client is a hard dependency of cloud-init; networking is done by systemd-networkd
+	isc-dhcp-client
+	# container engine
+	docker.io
+)
+include=$(
+	IFS=,
+	echo "${packages[*]}"
+)
+
+start=$(date +%s)
+log "debootstrap --variant=minbase $suite (this takes a few minutes)"
+debootstrap --variant=minbase --include="$include" "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+	tail -n 40 "$work/debootstrap.log" >&2
+	die "debootstrap failed"
+}
+log "debootstrap done in $(($(date +%s) - start))s"
+
+in_root() { chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+
+log "configuring rootfs"
+# --- filesystem, hostname, locale, DNS -------------------------------------
+cat >"$rootfs/etc/fstab" <<EOF
+LABEL=$label / ext4 defaults,errors=remount-ro 0 1
+EOF
+echo lima-guest >"$rootfs/etc/hostname"
+cat >"$rootfs/etc/hosts" <<'EOF'
+127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+EOF
+echo 'LANG=C.UTF-8' >"$rootfs/etc/default/locale"
+# No DNS in the guest (offline); glibc falls back to 127.0.0.1, which fails fast.
+: >"$rootfs/etc/resolv.conf"
+# machine-id must be unique per VM: empty => generated on first boot.
+: >"$rootfs/etc/machine-id"
+rm -f "$rootfs/var/lib/dbus/machine-id"
+# Host keys are generated per instance by cloud-init.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+mkdir -p "$rootfs/etc/ssh/sshd_config.d"
+cat >"$rootfs/etc/ssh/sshd_config.d/50-pixi-lima.conf" <<'EOF'
+# RSA key generation is slow under TCG; cloud-init only generates these.
+HostKey /etc/ssh/ssh_host_ed25519_key
+HostKey /etc/ssh/ssh_host_ecdsa_key
+UseDNS no
+EOF
+# Resume from swap is never wanted (also "noresume" on the kernel cmdline).
+echo 'RESUME=none' >"$rootfs/etc/initramfs-tools/conf.d/resume"
+
+# --- cloud-init ------------------------------------------------------------
+cat >"$rootfs/etc/cloud/cloud.cfg.d/99_pixi_lima.cfg" <<'EOF'
+# pixi-lima e2e guest: offline, only Lima's NoCloud cidata.
+datasource_list: [NoCloud, None]
+# Keep the hostname in /etc/hosts (otherwise sudo stalls on DNS).
+manage_etc_hosts: localhost
+# C.UTF-8 needs no locale-gen.
+locale: C.UTF-8
+ssh_genkeytypes: [ed25519, ecdsa]
+apt:
+  preserve_sources_list: true
+system_info:
+  network:
+    renderers: [networkd]
+EOF
+
+# --- networking: systemd-networkd, configured by cloud-init ------------------
+# Lima's network-config (netplan v2) names the NIC eth0; cloud-init renders
+# /etc/systemd/network/10-cloud-init-eth0.network. This drop-in keeps DHCP from
+# installing a default route, DNS or NTP: the guest has no internet, and
+# nothing should wait on it. The slirp gateway (host.lima.internal) is on-link.
+mkdir -p "$rootfs/etc/systemd/network/10-cloud-init-eth0.network.d"
+cat >"$rootfs/etc/systemd/network/10-cloud-init-eth0.network.d/50-pixi-lima.conf" <<'EOF'
+[Network]
+IPv6AcceptRA=no
+LinkLocalAddressing=no
+
+[DHCPv4]
+UseGateway=no
+UseRoutes=no
+UseDNS=no
+UseNTP=no
+UseDomains=no
+UseHostname=no
+EOF
+mkdir -p "$rootfs/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat >"$rootfs/etc/systemd/system/systemd-networkd-wait-online.service.d/50-pixi-lima.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
+EOF
+in_root systemctl enable systemd-networkd.service systemd-networkd.socket >/dev/null 2>&1 ||
+	in_root systemctl enable systemd-networkd.service
+in_root systemctl enable docker.socket docker.service containerd.service
+
+# --- quiet guest: no periodic jobs, no time sync ------------------------------
+for u in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
+	dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer man-db.timer \
+	logrotate.timer systemd-timesyncd.service; do
+	ln -sfn /dev/null "$rootfs/etc/systemd/system/$u"
+	rm -f "$rootfs"/etc/systemd/system/*.wants/"$u"
+done
+mkdir -p "$rootfs/etc/systemd/journald.conf.d"
+cat >"$rootfs/etc/systemd/journald.conf.d/50-pixi-lima.conf" <<'EOF'
+[Journal]
+SystemMaxUse=64M
+EOF
+
+# --- docker ----------------------------------------------------------------
+mkdir -p "$rootfs/etc/docker"
+cat >"$rootfs/etc/docker/daemon.json" <<'EOF'
+{
+  "storage-driver": "overlay2",
+  "log-driver": "json-file",
+  "log-opts": {"max-size": "10m"}
+}
+EOF
+
+# --- initramfs: must mount an ext4 root by LABEL from virtio-blk -------------
+kver=$(basename "$(ls -d "$rootfs"/lib/modules/* | sort -V | tail -n1)")
+[ -n "$kver" ] || die "no kernel modules in rootfs"
+log "kernel $kver: regenerating initramfs"
+mount -t proc proc "$rootfs/proc"
+mount -t sysfs sysfs "$rootfs/sys"
+mount --bind /dev "$rootfs/dev"
+in_root update-initramfs -u -k "$kver" >"$work/initramfs.log" 2>&1 || {
+	tail -n 40 "$work/initramfs.log" >&2
+	die "update-initramfs failed"
+}
+umount "$rootfs/dev" "$rootfs/sys" "$rootfs/proc"
+initrd_list=$(in_root lsinitramfs "/boot/initrd.img-$kver")
+for m in virtio_blk virtio_pci ext4; do
+	grep -q "/$m\.ko" <<<"$initrd_list" || die "initramfs lacks $m.ko"
+done
+
+# --- kernel + initrd out, slim the rootfs ------------------------------------
+install -m 0644 "$rootfs/boot/vmlinuz-$kver" "$work/vmlinuz"
+install -m 0644 "$rootfs/boot/initrd.img-$kver" "$work/initrd.img"
+in_root apt-get clean
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+	"$rootfs"/var/log/*.log "$rootfs"/var/log/apt/* "$rootfs"/tmp/* "$rootfs"/var/tmp/*
+rm -f "$rootfs/var/cache/debconf/"*-old "$rootfs/var/lib/dpkg/"*-old
+
+# --- root filesystem image ---------------------------------------------------
+log "creating ext4 image ($raw_size sparse, label $label)"
+truncate -s "$raw_size" "$work/disk.raw"
+mkfs.ext4 -q -F -L "$label" -d "$rootfs" "$work/disk.raw" >&2
+qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
+rm -f "$work/disk.raw"
+rm -rf "$rootfs"
+
+# --- Lima template -------------------------------------------------------------
+sed -e "s|@IMAGE_DIR@|$out|g" -e "s|@ROOT_LABEL@|$label|g" "$tmpl" >"$work/guest.yaml"
+grep -q '@[A-Z_]*@' "$work/guest.yaml" && die "unreplaced placeholder in template"
+rm -f "$work/debootstrap.log" "$work/initramfs.log"
+
+# Lima runs unprivileged: world-readable files, world-executable dirs.
+chmod 0644 "$work"/disk.qcow2 "$work"/vmlinuz "$work"/initrd.img "$work"/guest.yaml
+chmod 0755 "$work"
+chmod a+rx "$cache_dir"
+
+if ! mv -T "$work" "$out" 2>/dev/null; then
+	# a concurrent build won the race
+	[ -f "$out/guest.yaml" ] || die "cannot move $work to $out"
+	rm -rf "$work"
+fi
+trap - EXIT
+log "built in $(($(date +%s) - start))s: $out"
+echo "$out/guest.yaml"
