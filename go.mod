@@ -1,6 +1,6 @@
 module github.com/pixi-lima/pixi-lima
 
-go 1.24
+go 1.25
 
 require (
 	github.com/docker/go-units v0.5.0
@@ -74,6 +74,7 @@ require (
 	github.com/pkg/sftp v1.13.9 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rjeczalik/notify v0.9.3 // indirect
+	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/sabhiram/go-gitignore v0.0.0-20210923224102-525f6e181f06 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 // indirect

@@ -1,0 +1,171 @@
+// Package tests holds pixi-lima's tests across process boundaries: the
+// testscript scripts of every user-visible behaviour, and the tests against
+// the real limactl, a real dockerd, the real docker CLI and Compose v2, and
+// a real Lima VM. tests/setup.sh prepares the machine; tests/run.sh runs it
+// and then `go test`.
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Setup is what tests/setup.sh prepared, passed in PIXI_LIMA_TEST_* variables.
+type Setup struct {
+	User     string // unprivileged user limactl runs as (it refuses root)
+	UID, GID int
+	Golden   string // a project install.sh was run in; its .pixi/pixi-lima is copied
+	Src      string // a copy of the sources the test user can read
+	UserGo   string // the test user's GOPATH, GOMODCACHE and GOCACHE live here
+	Tools    string // directory with the real docker-compose (Compose v2)
+	Template string // Lima template of the offline guest image ("" without one)
+}
+
+// requireSetup returns the setup, or skips the test when tests/setup.sh
+// has not run. Under tests/run.sh (PIXI_LIMA_TEST_REQUIRE=1) a missing
+// setup fails instead: CI must never skip these silently.
+func requireSetup(t testing.TB) Setup {
+	t.Helper()
+	s := Setup{
+		User:     os.Getenv("PIXI_LIMA_TEST_USER"),
+		Golden:   os.Getenv("PIXI_LIMA_TEST_GOLDEN"),
+		Src:      os.Getenv("PIXI_LIMA_TEST_SRC"),
+		UserGo:   os.Getenv("PIXI_LIMA_TEST_USER_GO"),
+		Tools:    os.Getenv("PIXI_LIMA_TEST_TOOLS"),
+		Template: os.Getenv("PIXI_LIMA_E2E_TEMPLATE"),
+	}
+	if s.User == "" || s.Golden == "" || s.Tools == "" || s.Src == "" {
+		if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
+			t.Fatal("PIXI_LIMA_TEST_* not set: run the tests with tests/run.sh")
+		}
+		t.Skip("needs the machine setup: run the tests with tests/run.sh")
+	}
+	out, err := exec.Command("id", "-u", s.User).Output()
+	if err != nil {
+		t.Fatalf("test user %s: %v", s.User, err)
+	}
+	s.UID, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", s.User).Output()
+	s.GID, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	return s
+}
+
+// Project is a throwaway pixi workspace with pixi-lima installed.
+type Project struct {
+	Root string
+	Home string // an empty HOME for the user's processes
+	s    Setup
+}
+
+// newProject makes a workspace under /tmp (short: Lima's sockets must fit
+// in 108 bytes) with the given pixi.toml, installs pixi-lima into it with
+// the real install.sh, and hands it to the test user. install.sh finds the
+// golden build's stamps, so it only links.
+func newProject(t testing.TB, s Setup, manifest string) *Project {
+	t.Helper()
+	root, err := os.MkdirTemp("/tmp", "pl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, err := os.MkdirTemp("/tmp", "plh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() || os.Getenv("PIXI_LIMA_TEST_KEEP") == "" {
+			os.RemoveAll(root)
+			os.RemoveAll(home)
+		}
+	})
+	must(t, os.WriteFile(filepath.Join(root, "pixi.toml"), []byte(manifest), 0o644))
+	must(t, os.MkdirAll(filepath.Join(root, ".pixi"), 0o755))
+	run(t, exec.Command("cp", "-al", filepath.Join(s.Golden, ".pixi", "pixi-lima"), filepath.Join(root, ".pixi", "pixi-lima")))
+	run(t, exec.Command("chown", "-R", fmt.Sprintf("%d:%d", s.UID, s.GID), root, home))
+	p := &Project{Root: root, Home: home, s: s}
+	p.MustRun(t, p.Command(filepath.Join(s.Src, "install.sh"), root))
+	return p
+}
+
+// Command runs name as the test user in the project, with a clean
+// environment: the project's .pixi/bin first on PATH, then the real tools.
+func (p *Project) Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command("setpriv", append([]string{
+		"--reuid=" + strconv.Itoa(p.s.UID), "--regid=" + strconv.Itoa(p.s.GID), "--init-groups",
+		"--", name}, args...)...)
+	cmd.Dir = p.Root
+	cmd.Env = p.Env()
+	return cmd
+}
+
+// Env is the test user's environment in this project.
+func (p *Project) Env() []string {
+	return []string{
+		"PATH=" + strings.Join([]string{filepath.Join(p.Root, ".pixi", "bin"), p.s.Tools,
+			"/usr/local/go/bin", "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"}, ":"),
+		"HOME=" + p.Home,
+		"USER=" + p.s.User,
+		"LANG=C.UTF-8",
+		// Go's caches belong to the Go toolchain, not to pixi-lima: keep them
+		// out of HOME so that HOME shows only what pixi-lima writes.
+		"GOPATH=" + p.s.UserGo,
+		"GOMODCACHE=" + filepath.Join(p.s.UserGo, "mod"),
+		"GOCACHE=" + filepath.Join(p.s.UserGo, "cache"),
+		"GOFLAGS=-mod=mod",
+		"GOTOOLCHAIN=local",
+		"XDG_CONFIG_HOME=" + filepath.Join(p.s.UserGo, "config"), // Go's telemetry counters
+		"DOCKER_BUILDKIT=0", // no buildx plugin here; the classic builder is enough
+	}
+}
+
+// Run runs cmd and returns stdout, stderr and the exit code.
+func (p *Project) Run(t testing.TB, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	begin := time.Now()
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%v: %v", cmd.Args, err)
+		}
+		code = ee.ExitCode()
+	}
+	t.Logf("%s → exit %d in %s", strings.Join(cmd.Args[4:], " "), code, time.Since(begin).Round(time.Millisecond))
+	return stdout.String(), stderr.String(), code
+}
+
+// MustRun is Run that fails the test on a non-zero exit.
+func (p *Project) MustRun(t testing.TB, cmd *exec.Cmd) string {
+	t.Helper()
+	stdout, stderr, code := p.Run(t, cmd)
+	if code != 0 {
+		t.Fatalf("%v: exit %d\nstdout:\n%s\nstderr:\n%s", cmd.Args, code, stdout, stderr)
+	}
+	return stdout
+}
+
+// Bin is the path of one of the shim's names in the project.
+func (p *Project) Bin(name string) string { return filepath.Join(p.Root, ".pixi", "bin", name) }
+
+func run(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# tests/setup.sh — prepare this machine (Debian 12, run as root) for the
+# tests and the offline demo: Debian packages, an unprivileged user for
+# limactl (which refuses root), Compose v2 built from the Go module proxy,
+# pixi-lima + limactl installed once as a "golden" .pixi that tests copy,
+# and the offline guest image. Everything heavy is cached outside the repo
+# in $PIXI_LIMA_CI_CACHE, keyed by what built it, so a re-run skips it.
+#
+# It prints `export NAME=value` lines on stdout for the caller to eval.
+# Usage: tests/setup.sh [--no-image]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo=$(dirname "$here")
+cache=${PIXI_LIMA_CI_CACHE:-/var/cache/pixi-lima-ci}
+user=${PIXI_LIMA_TEST_USER:-plci}
+compose_version=v2.40.3
+say() { echo "setup: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  say "run as root (it installs packages and creates the test user $user)"
+  exit 3
+fi
+
+# 1. Debian packages.
+packages=(qemu-system-x86 qemu-utils debootstrap docker.io busybox-static e2fsprogs
+  iptables hyperfine shellcheck time procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# 2. The unprivileged user limactl runs as.
+id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
+mkdir -p "$cache"
+chmod 755 "$cache"
+install -d -o "$user" -g "$user" "$cache/user-go" "$cache/golden"
+
+# Go for the test user: its own module and build caches, outside any HOME.
+as_user() {
+  setpriv --reuid="$user" --regid="$user" --init-groups \
+    env -i PATH="$PATH" HOME="$cache/user-go" GOPATH="$cache/user-go" \
+    GOMODCACHE="$cache/user-go/mod" GOCACHE="$cache/user-go/cache" GOFLAGS=-mod=mod \
+    GOPROXY="$(go env GOPROXY)" GOTOOLCHAIN=local "$@"
+}
+
+# 3. Compose v2, built from the module proxy (Debian's docker-compose is v1).
+tools=$cache/tools-compose-$compose_version-$(go env GOOS)-$(go env GOARCH)
+if [[ ! -x "$tools/docker-compose" ]]; then
+  say "building Docker Compose $compose_version (about 10 minutes the first time)"
+  work=$(mktemp -d)
+  (cd "$work" && go mod init composebuild >/dev/null 2>&1 &&
+    GOFLAGS=-mod=mod go get "github.com/docker/compose/v2@$compose_version" >&2 &&
+    GOFLAGS=-mod=mod go build -trimpath \
+      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
+      -o "$work/docker-compose" github.com/docker/compose/v2/cmd >&2)
+  mkdir -p "$tools"
+  mv "$work/docker-compose" "$tools/docker-compose"
+  rm -rf "$work"
+fi
+
+# 4. A copy of the sources the test user can read wherever CI cloned them
+# (a clone under /root is not).
+src=$cache/src
+rm -rf "$src.new" && mkdir -p "$src.new"
+if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$repo" ls-files -z --cached --others --exclude-standard | (cd "$repo" && xargs -0 tar cf - 2>/dev/null) | tar xf - -C "$src.new"
+else
+  (cd "$repo" && tar cf - --exclude=./.pixi .) | tar xf - -C "$src.new"
+fi
+chmod -R a+rX "$src.new"
+rm -rf "$src" && mv "$src.new" "$src"
+
+# 5. The golden install: install.sh run once, as the test user. Tests copy
+# its .pixi/pixi-lima (hard links) so install.sh finds its stamps and only links.
+golden=$cache/golden
+[[ -f "$golden/pixi.toml" ]] || as_user sh -c "printf '[workspace]\nname = \"golden\"\n' > '$golden/pixi.toml'"
+say "installing pixi-lima into the golden project"
+as_user "$src/install.sh" "$golden" >&2
+
+# 6. The offline guest image for the end-to-end tests (--no-image skips it,
+# and with it the tests that boot a VM).
+template=
+if [[ "${1:-}" != --no-image ]]; then
+  template=$("$here/e2e/guest/build-image.sh" "$cache" | tail -n 1)
+fi
+
+cat <<OUT
+export PIXI_LIMA_TEST_USER=$user
+export PIXI_LIMA_TEST_GOLDEN=$golden
+export PIXI_LIMA_TEST_SRC=$src
+export PIXI_LIMA_TEST_USER_GO=$cache/user-go
+export PIXI_LIMA_TEST_TOOLS=$tools
+export PIXI_LIMA_E2E_TEMPLATE=$template
+OUT
