@@ -1,0 +1,261 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestVM is the end-to-end proof (issue 3): install.sh, then a real Lima VM
+// booted by pixi-lima under QEMU from the offline guest image, Docker in the
+// guest answering through the forwarded socket, the real docker CLI and
+// Compose v2 through the shim, stop, start on demand, concurrent first
+// calls, delete. Everything runs through pixi-lima, never limactl directly,
+// as an unprivileged user whose HOME is an empty directory that must stay
+// empty. The steps share one VM: each boot takes minutes under TCG.
+func TestVM(t *testing.T) {
+	s := requireSetup(t)
+	if s.Template == "" {
+		t.Skip("no guest image: tests/setup.sh ran with --no-image")
+	}
+	p := newProject(t, s, `[workspace]
+name = "e2e"
+
+[tool.pixi-lima]
+template = "e2e.yaml"
+`)
+	// The project's template is the offline guest plus one fault: on its
+	// first boot a copyToHost rule fails, so Lima really ends the start
+	// "degraded" (as v1.2.2 often does on slow cold boots when the guest
+	// agent comes up late). pixi-lima must recover by itself.
+	writeFile(t, p, "e2e.yaml", fmt.Sprintf(`base:
+- %s
+provision:
+- mode: system
+  script: |
+    #!/bin/sh
+    # Present from the second boot on.
+    if [ -e /var/lib/pixi-lima-e2e/booted ]; then touch /run/pixi-lima-e2e-second-boot; fi
+    mkdir -p /var/lib/pixi-lima-e2e && touch /var/lib/pixi-lima-e2e/booted
+copyToHost:
+- guest: /run/pixi-lima-e2e-second-boot
+  host: "{{.Dir}}/copied-from-guest"
+`, s.Template))
+	docker := p.Bin("docker")
+	instance := "e2e-docker"
+	instDir := filepath.Join(p.Root, ".pixi", "lima", instance)
+	defer func() {
+		if t.Failed() {
+			// Leave no VM running behind a failed test, and show why.
+			for _, log := range []string{"ha.stderr.log", "serial.log"} {
+				if b, err := os.ReadFile(filepath.Join(instDir, log)); err == nil {
+					t.Logf("%s (tail):\n%s", log, tail(string(b), 30))
+				}
+			}
+			p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+		}
+	}()
+
+	t.Run("init boots the VM and recovers from a degraded start", func(t *testing.T) {
+		_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "init"))
+		if code != 0 {
+			t.Fatalf("init: exit %d\n%s", code, stderr)
+		}
+		for _, want := range []string{"creating VM", "started degraded", "restarting it once", "is running"} {
+			if !strings.Contains(stderr, want) {
+				t.Errorf("init's stderr lacks %q:\n%s", want, stderr)
+			}
+		}
+		st := status(t, p)
+		if st.State != "Running" || !st.DockerAnswers || st.Degraded {
+			t.Fatalf("after init: %+v", st)
+		}
+		if want := filepath.Join(instDir, "sock", "docker.sock"); st.Socket != "unix://"+want {
+			t.Errorf("socket %s, want under the project: %s", st.Socket, want)
+		}
+		if st.CPUs != 2 || st.Memory != 2<<30 || st.Disk != 20<<30 {
+			t.Errorf("resources %d CPUs, %d memory, %d disk; want the defaults 2, 2GiB, 20GiB", st.CPUs, st.Memory, st.Disk)
+		}
+		// init is idempotent: a second call changes nothing and boots nothing.
+		_, stderr, code = p.Run(t, p.Command(p.Bin("pixi-lima"), "init"))
+		if code != 0 || strings.Contains(stderr, "starting VM") {
+			t.Errorf("second init: exit %d, stderr:\n%s", code, stderr)
+		}
+	})
+
+	t.Run("docker through the shim", func(t *testing.T) {
+		stdout, stderr, code := p.Run(t, p.Command(docker, "version", "--format", "{{.Server.Os}}"))
+		if code != 0 || strings.TrimSpace(stdout) != "linux" || stderr != "" {
+			t.Fatalf("docker version: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		stdout = p.MustRun(t, p.Command(docker, "info", "--format", "{{.OperatingSystem}}"))
+		if !strings.Contains(stdout, "Debian") {
+			t.Errorf("docker info says %q, want the Debian guest", stdout)
+		}
+		buildBusybox(t, p, "e2e-busybox")
+		stdout = p.MustRun(t, p.Command(docker, "run", "--rm", "e2e-busybox", "echo", "hello from the VM"))
+		if strings.TrimSpace(stdout) != "hello from the VM" {
+			t.Errorf("docker run printed %q", stdout)
+		}
+		if _, _, code := p.Run(t, p.Command(docker, "run", "--rm", "e2e-busybox", "sh", "-c", "exit 42")); code != 42 {
+			t.Errorf("a container's exit 42 came back as %d", code)
+		}
+	})
+
+	t.Run("compose both ways, bind mount and named volume", func(t *testing.T) {
+		writeFile(t, p, "compose.yaml", `name: e2e
+services:
+  writer:
+    image: e2e-busybox
+    command: ["sh", "-c", "echo $$MSG > /data/$$MSG.txt && echo $$MSG >> /vol/log && cat /vol/log"]
+    environment: [MSG]
+    volumes: ["./data:/data", "keep:/vol"]
+volumes:
+  keep: {}
+`)
+		for _, form := range [][]string{
+			{p.Bin("docker-compose"), "run", "--rm", "-e", "MSG=standalone", "writer"},
+			{docker, "compose", "run", "--rm", "-e", "MSG=plugin", "writer"},
+		} {
+			msg := strings.TrimPrefix(form[len(form)-2], "MSG=")
+			p.MustRun(t, p.Command(form[0], form[1:]...))
+			b, err := os.ReadFile(filepath.Join(p.Root, "data", msg+".txt"))
+			if err != nil || strings.TrimSpace(string(b)) != msg {
+				t.Errorf("%s: bind-mounted file on the host: %q, %v", form[0], b, err)
+			}
+		}
+		p.MustRun(t, p.Command(docker, "compose", "up", "--no-start"))
+		p.MustRun(t, p.Command(docker, "compose", "down"))
+	})
+
+	t.Run("stop, then docker starts the VM by itself; the volume survives", func(t *testing.T) {
+		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "stop"))
+		if st := status(t, p); st.State != "Stopped" {
+			t.Fatalf("after stop: state %s", st.State)
+		}
+		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
+		if code != 0 || !strings.Contains(stderr, "starting VM") {
+			t.Fatalf("docker ps on a stopped VM: exit %d\n%s", code, stderr)
+		}
+		stdout := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log"))
+		if stdout != "standalone\nplugin\n" {
+			t.Errorf("named volume after a restart holds %q", stdout)
+		}
+	})
+
+	t.Run("8 concurrent first calls boot once", func(t *testing.T) {
+		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "stop"))
+		before := countStarts(t, p, instance)
+		var wg sync.WaitGroup
+		results := make([]string, 8)
+		codes := make([]int, 8)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i], codes[i] = p.Run(t, p.Command(docker, "ps", "-q"))
+			}()
+		}
+		wg.Wait()
+		starts := 0
+		for i, stderr := range results {
+			if codes[i] != 0 {
+				t.Errorf("call %d: exit %d\n%s", i, codes[i], stderr)
+			}
+			starts += strings.Count(stderr, "pixi-lima: starting VM")
+		}
+		if starts != 1 || countStarts(t, p, instance)-before != 1 {
+			t.Errorf("%d calls said they start the VM, %d limactl starts logged; want exactly 1",
+				starts, countStarts(t, p, instance)-before)
+		}
+	})
+
+	t.Run("delete --force leaves nothing of the instance", func(t *testing.T) {
+		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+		if _, err := os.Stat(instDir); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after delete: %v", instDir, err)
+		}
+		if st := status(t, p); st.State != "Missing" {
+			t.Errorf("after delete: state %s", st.State)
+		}
+	})
+
+	t.Run("HOME is untouched", func(t *testing.T) {
+		entries, err := os.ReadDir(p.Home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			t.Errorf("pixi-lima, limactl or docker wrote %s into HOME", filepath.Join(p.Home, e.Name()))
+		}
+	})
+}
+
+// statusJSON is the part of `pixi-lima status --json` the tests read.
+type statusJSON struct {
+	State         string `json:"state"`
+	Socket        string `json:"socket"`
+	DockerAnswers bool   `json:"dockerAnswers"`
+	Degraded      bool   `json:"degraded"`
+	CPUs          int    `json:"cpus"`
+	Memory        int64  `json:"memoryBytes"`
+	Disk          int64  `json:"diskBytes"`
+}
+
+func status(t *testing.T, p *Project) statusJSON {
+	t.Helper()
+	var st statusJSON
+	out := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return st
+}
+
+// countStarts counts the `limactl start` runs pixi-lima logged for the instance.
+func countStarts(t *testing.T, p *Project, instance string) int {
+	b, err := os.ReadFile(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", instance+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(regexp.MustCompile(`(?m)^=== \S+ limactl --tty=false start `).FindAll(b, -1))
+}
+
+// buildBusybox builds a FROM scratch image holding Debian's busybox-static,
+// the only image this offline machine can have.
+func buildBusybox(t *testing.T, p *Project, tag string) {
+	t.Helper()
+	writeFile(t, p, "img/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n")
+	b, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFileMode(t, p, "img/busybox", string(b), 0o755)
+	p.MustRun(t, p.Command(p.Bin("docker"), "build", "-q", "-t", tag, filepath.Join(p.Root, "img")))
+}
+
+func writeFile(t *testing.T, p *Project, rel, content string) {
+	writeFileMode(t, p, rel, content, 0o644)
+}
+
+func writeFileMode(t *testing.T, p *Project, rel, content string, mode os.FileMode) {
+	t.Helper()
+	path := filepath.Join(p.Root, rel)
+	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	must(t, os.WriteFile(path, []byte(content), mode))
+	must(t, os.Chown(filepath.Dir(path), p.s.UID, p.s.GID))
+	must(t, os.Chown(path, p.s.UID, p.s.GID))
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
