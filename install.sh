@@ -55,7 +55,10 @@ fi
 
 # stamp FILE KEY: true when FILE was built with KEY already.
 stamp_ok() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
-stamp_set() { printf '%s' "$2" >"$1.stamp"; }
+# Replace the stamp, never write into it: it may be a hard link shared with
+# another .pixi (tests copy a golden install with cp -al), whose binary did
+# not change.
+stamp_set() { printf '%s' "$2" >"$1.stamp.new" && mv -f "$1.stamp.new" "$1.stamp"; }
 
 mkdir -p "$prefix/bin" "$share" "$project/.pixi/bin" "$project/.pixi/docker/cli-plugins"
 

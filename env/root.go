@@ -31,7 +31,7 @@ func FindRoot(exe string, getenv func(string) string, cwd string) (string, error
 	}
 	if root := getenv("PIXI_PROJECT_ROOT"); root != "" {
 		if _, err := os.Stat(filepath.Join(root, Manifest)); err != nil {
-			return "", fmt.Errorf("PIXI_PROJECT_ROOT=%s has no %s", root, Manifest)
+			return "", fmt.Errorf("%w: PIXI_PROJECT_ROOT=%s has no %s", ErrNoProject, root, Manifest)
 		}
 		return resolve(root)
 	}

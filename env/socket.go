@@ -35,9 +35,14 @@ func (e *SocketPathError) Error() string {
 // instance fits in a unix socket address. limaHome must already have its
 // symlinks resolved: Lima resolves them, so a short symlink does not help.
 func CheckSocketBudget(limaHome, instance, goos string) error {
-	path := filepath.Join(limaHome, instance, longestSocketSuffix)
+	path := LongestSocket(limaHome, instance)
 	if limit := SocketLimit(goos); len(path) >= limit {
 		return &SocketPathError{Path: path, Length: len(path), Limit: limit}
 	}
 	return nil
+}
+
+// LongestSocket is the longest socket path Lima creates for the instance.
+func LongestSocket(limaHome, instance string) string {
+	return filepath.Join(limaHome, instance, longestSocketSuffix)
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -171,8 +170,28 @@ func envValue(key, v string) any {
 	return v
 }
 
-// nameChars is Lima's rule for instance names (pkg/identifiers).
-var nameChars = regexp.MustCompile(`^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$`)
+// nameChars is Lima's rule for instance names (pkg/identifiers),
+// ^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$, checked by hand: a package-level
+// regexp.MustCompile would run in every process, docker's fast path too.
+var nameChars nameRule
+
+type nameRule struct{}
+
+// MatchString reports whether s is a valid instance name.
+func (nameRule) MatchString(s string) bool {
+	sep := true // at the start as after a separator: a letter or digit must follow
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			sep = false
+		case (c == '.' || c == '_' || c == '-') && !sep:
+			sep = true
+		default:
+			return false
+		}
+	}
+	return !sep
+}
 
 // InstanceName derives "<workspace>-docker", replacing what Lima rejects.
 func InstanceName(workspace string) string {

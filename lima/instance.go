@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/lima-vm/lima/pkg/hostagent/events"
 	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/lima-vm/lima/pkg/store"
+	"github.com/lima-vm/lima/pkg/version"
 
 	"github.com/pixi-lima/pixi-lima/env"
 )
@@ -35,7 +37,26 @@ type Manager struct {
 // environment, to look at the project's instances only.
 func NewManager(paths env.Paths, cfg Config, limactl Limactl, stderr io.Writer) *Manager {
 	os.Setenv("LIMA_HOME", paths.LimaHome)
+	setLimaVersion()
 	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: stderr}
+}
+
+// setLimaVersion tells Lima's packages which Lima they are. limactl gets it
+// by -ldflags -X at build time; pixi-lima is a plain `go build`, and without
+// it pkg/store fails every lima.yaml that has minimumLimaVersion (Lima's own
+// templates do) with "can't parse builtin Lima version", so Inspect never
+// sees Stopped or Running.
+func setLimaVersion() {
+	if version.Version != "<unknown>" {
+		return
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/lima-vm/lima" {
+				version.Version = dep.Version
+			}
+		}
+	}
 }
 
 // Socket is the forwarded docker socket of the instance.
@@ -104,7 +125,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		// `limactl stop --force` removes exactly those; the disk is untouched.
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q was left half-running (%s); clearing Lima's stale state\n",
 			m.Config.Name, joinErrors(inst.Errors))
-		if err := m.Limactl.Run(ctx, "clearing stale state", "--tty=false", "stop", "--force", m.Config.Name); err != nil {
+		if err := m.Stop(ctx, true); err != nil {
 			return err
 		}
 	case inst.Status != store.StatusStopped:
@@ -119,6 +140,9 @@ func (m *Manager) Ensure(ctx context.Context) error {
 // would make every next try fail on a broken lima.yaml.
 func (m *Manager) create(ctx context.Context) error {
 	if err := env.CheckSocketBudget(m.Paths.LimaHome, m.Config.Name, runtime.GOOS); err != nil {
+		return err
+	}
+	if err := CheckQEMUImg(m.Config.VMType); err != nil {
 		return err
 	}
 	c := m.Config
@@ -184,6 +208,9 @@ func (m *Manager) ResizeExpression(inst *store.Instance) string {
 // often ends a slow cold boot with the guest agent not yet running; a stop and
 // start clears it) and waits until docker answers.
 func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
+	if err := CheckQEMUSystem(m.Config.VMType, os.Getenv); err != nil {
+		return err
+	}
 	args := []string{"--tty=false", "start", m.Config.Name}
 	if inst != nil {
 		if expr := m.ResizeExpression(inst); expr != "" {
@@ -252,6 +279,7 @@ func (m *Manager) Degraded() (bool, []string) {
 func (m *Manager) Stop(ctx context.Context, force bool) error {
 	args := []string{"--tty=false", "stop", m.Config.Name}
 	if force {
+		forgetForeignPIDs(m.Paths.InstanceDir(m.Config.Name), m.Stderr)
 		args = []string{"--tty=false", "stop", "--force", m.Config.Name}
 	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), args...)

@@ -63,7 +63,7 @@ func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 		fmt.Fprint(l.Stderr, "\r\033[K")
 	}
 	if err != nil {
-		return &StageError{Stage: stage, Err: fmt.Errorf("limactl %s: %w", args[0], err), Tail: tail, Logs: []string{l.Log}}
+		return &StageError{Stage: stage, Err: fmt.Errorf("limactl %s: %w", subcommand(args), err), Tail: tail, Logs: []string{l.Log}}
 	}
 	fmt.Fprintf(l.Stderr, "pixi-lima: %s: done in %s\n", stage, round(time.Since(begin)))
 	return nil
@@ -165,3 +165,14 @@ func round(d time.Duration) time.Duration {
 
 // ErrNoLimactl means neither LIMACTL, the installed copy nor PATH has one.
 var ErrNoLimactl = errors.New("limactl not found")
+
+// subcommand is the first argument that is not a flag ("create" in
+// `--tty=false create …`), to name what failed.
+func subcommand(args []string) string {
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return strings.Join(args, " ")
+}

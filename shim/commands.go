@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +30,9 @@ func commandList() []command {
 		{"restart", "stop and start the VM", (*session).cmdRestart},
 		{"delete", "delete the VM and its disk (asks first; --force skips asking)", (*session).cmdDelete},
 		{"status", "show the VM's state (--json for machines)", (*session).cmdStatus},
+		{"clean-global", "list (--yes: delete) Lima VMs and images in ~/.lima and Lima's cache", (*session).cmdCleanGlobal},
 		{"env", "print shell lines that point docker at the VM", (*session).cmdEnv},
+		{"doctor", "check the host, the project and the VM; say what to fix (--json)", (*session).cmdDoctor},
 		{"version", "print pixi-lima's and the pinned Lima's versions", (*session).cmdVersion},
 		{"help", "show this help (help settings: the [tool.pixi-lima] keys)", (*session).cmdHelp},
 	}
@@ -58,6 +61,9 @@ func (s *session) command(args []string) error {
 		Hint: "pixi-lima help lists the commands"}
 }
 
+// errHelpShown ends a subcommand after its --help: Main exits 0, printing nothing more.
+var errHelpShown = errors.New("help shown")
+
 // flags parses a subcommand's flags; a bad flag is a usage error (exit 2).
 func (s *session) flags(name string, args []string, define func(*flag.FlagSet)) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -70,11 +76,13 @@ func (s *session) flags(name string, args []string, define func(*flag.FlagSet)) 
 			fmt.Fprintf(s.stdout, "usage: pixi-lima %s [flags]\n", name)
 			fs.SetOutput(s.stdout)
 			fs.PrintDefaults()
-			return nil
+			return errHelpShown // the command must not run: `init --help` would boot
 		}
 		var known []string
 		fs.VisitAll(func(f *flag.Flag) { known = append(known, "--"+f.Name) })
-		bad := strings.TrimPrefix(err.Error(), "flag provided but not defined: ")
+		// Go's flag package reports "-froce" for --froce: compare with the
+		// same two dashes, or a swapped letter would be too far to suggest.
+		bad := "--" + strings.TrimLeft(strings.TrimPrefix(err.Error(), "flag provided but not defined: "), "-")
 		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: %s%s", name, err, lima.Suggest(bad, known)),
 			Hint: "pixi-lima " + name + " --help"}
 	}
@@ -115,17 +123,21 @@ func (s *session) cmdStop(args []string) error {
 	}); err != nil {
 		return err
 	}
-	m, inst, err := s.inspect()
-	if err != nil || m == nil {
+	p, inst, err := s.inspect()
+	if err != nil || p == nil {
 		return err
 	}
 	if inst == nil {
-		s.printf("VM %q does not exist; nothing to stop", m.Config.Name)
+		s.printf("VM %q does not exist; nothing to stop", p.config.Name)
 		return nil
 	}
 	if inst.Status == store.StatusStopped && !force {
-		s.printf("VM %q is already stopped", m.Config.Name)
+		s.printf("VM %q is already stopped", p.config.Name)
 		return nil
+	}
+	m, err := s.manager(p)
+	if err != nil {
+		return err
 	}
 	return m.Stop(context.Background(), force || inst.Status == store.StatusBroken)
 }
@@ -134,8 +146,12 @@ func (s *session) cmdRestart(args []string) error {
 	if err := s.flags("restart", args, nil); err != nil {
 		return err
 	}
-	m, inst, err := s.inspect()
-	if err != nil || m == nil {
+	p, inst, err := s.inspect()
+	if err != nil || p == nil {
+		return err
+	}
+	m, err := s.manager(p)
+	if err != nil {
 		return err
 	}
 	if inst != nil && inst.Status != store.StatusStopped {
@@ -146,9 +162,10 @@ func (s *session) cmdRestart(args []string) error {
 	return m.Ensure(context.Background())
 }
 
-// inspect loads the project and its instance for commands that manage it.
-// A nil manager means the host engine is configured and there is no VM.
-func (s *session) inspect() (*lima.Manager, *store.Instance, error) {
+// inspect loads the project and looks at its instance through pkg/store;
+// only acting on it needs limactl (and a user other than root). A nil
+// project means the host engine is configured and there is no VM.
+func (s *session) inspect() (*project, *store.Instance, error) {
 	p, err := s.loadProject()
 	if err != nil {
 		return nil, nil, err
@@ -157,12 +174,8 @@ func (s *session) inspect() (*lima.Manager, *store.Instance, error) {
 		s.printf("engine = \"host\": there is no VM to manage")
 		return nil, nil, nil
 	}
-	m, err := s.manager(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	inst, err := m.Inspect()
-	return m, inst, err
+	inst, err := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr).Inspect()
+	return p, inst, err
 }
 
 func (s *session) cmdVersion(args []string) error {

@@ -23,13 +23,17 @@ func (s *session) cmdDelete(args []string) error {
 	}); err != nil {
 		return err
 	}
-	m, inst, err := s.inspect()
-	if err != nil || m == nil {
+	p, inst, err := s.inspect()
+	if err != nil || p == nil {
 		return err
 	}
 	if inst == nil {
-		s.printf("VM %q does not exist; nothing to delete", m.Config.Name)
+		s.printf("VM %q does not exist; nothing to delete", p.config.Name)
 		return nil
+	}
+	m, err := s.manager(p)
+	if err != nil {
+		return err
 	}
 	if !force {
 		loss := s.whatIsLost(m)

@@ -58,6 +58,7 @@ func asError(err error) *Error {
 	var cfg *lima.ConfigError
 	var sock *env.SocketPathError
 	var stage *lima.StageError
+	var tool *lima.MissingToolError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -66,6 +67,11 @@ func asError(err error) *Error {
 	case errors.As(err, &sock):
 		return &Error{Code: ExitConfig, Msg: sock.Error(),
 			Hint: fmt.Sprintf("use a shorter instance name ([tool.pixi-lima] name = \"...\", %d bytes too long), or move the project to a shorter path", sock.Length-sock.Limit+1)}
+	case errors.As(err, &tool):
+		return &Error{Code: ExitNotFound, Msg: tool.Error(), Hint: tool.Install}
+	case errors.As(err, &stage) && mentions(stage.Tail, "no space left on device"):
+		return &Error{Code: ExitFailed, Msg: stage.Error() + ": the disk is full", Tail: stage.Tail, Logs: stage.Logs,
+			Hint: "free some disk space (df -h shows where), then run the command again"}
 	case errors.As(err, &stage):
 		return &Error{Code: ExitFailed, Msg: stage.Error(), Tail: stage.Tail, Logs: stage.Logs,
 			Hint: "pixi-lima doctor shows what is wrong; pixi-lima stop, then the command again, retries from a clean state"}
@@ -73,4 +79,13 @@ func asError(err error) *Error {
 		return &Error{Code: ExitConfig, Msg: err.Error(), Hint: "run inside a pixi workspace (a directory with pixi.toml), or set PIXI_PROJECT_ROOT"}
 	}
 	return &Error{Code: ExitFailed, Msg: err.Error()}
+}
+
+func mentions(lines []string, s string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/pixi-lima/pixi-lima/env"
 )
 
 // The names install.sh links to the binary, besides pixi-lima itself.
@@ -30,7 +32,7 @@ func Main(args []string) int {
 	// Lima's packages log through logrus; a shim prints its own messages only.
 	logrus.SetOutput(io.Discard)
 	s := newSession(os.Stdin, os.Stdout, os.Stderr)
-	if err := s.dispatch(args); err != nil {
+	if err := s.dispatch(args); err != nil && err != errHelpShown {
 		return report(s.stderr, err)
 	}
 	return 0
@@ -42,7 +44,9 @@ func (s *session) dispatch(args []string) error {
 	name := filepath.Base(args[0])
 	if forced := os.Getenv(forceArg0Var); forced != "" {
 		name = forced
-		os.Unsetenv(forceArg0Var) // the real tool must not see it
+		// The real tool must not see it: s.environ was taken before this.
+		os.Unsetenv(forceArg0Var)
+		s.environ = env.Build(s.environ, env.Overrides{Unset: []string{forceArg0Var}})
 	}
 	rest := args[1:]
 	if name != nameDocker && name != nameCompose && name != nameLimactl && len(rest) > 0 {

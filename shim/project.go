@@ -2,6 +2,8 @@ package shim
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"runtime"
@@ -57,6 +59,13 @@ func (s *session) limactlPath(p *project) (string, error) {
 // manager prepares the Lima side of a call: limactl with the project's
 // environment, and the checks that must pass before Lima runs.
 func (s *session) manager(p *project) (*lima.Manager, error) {
+	// The socket budget is about the project's path, whoever runs the call:
+	// say it before anything else, root included, and before Lima creates.
+	if _, err := os.Stat(p.paths.InstanceDir(p.config.Name)); errors.Is(err, fs.ErrNotExist) {
+		if err := env.CheckSocketBudget(p.paths.LimaHome, p.config.Name, runtime.GOOS); err != nil {
+			return nil, err
+		}
+	}
 	if os.Geteuid() == 0 {
 		return nil, &Error{Code: ExitConfig, Msg: "limactl refuses to run as root, so pixi-lima cannot manage a VM as root",
 			Hint: "run it as your normal user; on a Linux host you may use the host's engine instead: PIXI_LIMA_ENGINE=host"}

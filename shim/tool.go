@@ -27,6 +27,11 @@ func (s *session) runTool(tool string, args []string) error {
 	}
 	p, err := s.loadProject()
 	if err != nil {
+		if isCheap(tool, args) {
+			// `docker --version` outside a workspace, or with a setting to
+			// fix: nothing here needs the project, so do not stand in the way.
+			return s.exec(real, append([]string{tool}, args...), s.environ)
+		}
 		return err
 	}
 	overrides := env.DockerOverrides(p.paths, p.config.Name)

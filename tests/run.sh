@@ -10,4 +10,6 @@ eval "$setup_env"
 export PIXI_LIMA_TEST_REQUIRE=1
 export GOFLAGS=-mod=mod
 go vet ./...
+# A short, bounded fuzz of the settings parser, then everything.
+go test -run '^$' -fuzz FuzzParseConfig -fuzztime 20s ./lima
 go test -count=1 -timeout 85m ./...

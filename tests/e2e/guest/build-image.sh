@@ -6,6 +6,7 @@
 # Usage: tests/e2e/guest/build-image.sh [CACHE_DIR]   (default /var/cache/pixi-lima-ci)
 #
 # Output: $CACHE_DIR/guest-<hash>/{disk.qcow2,vmlinuz,initrd.img,guest.yaml}
+# (and $CACHE_DIR/debootstrap-debs/, a .deb cache that makes rebuilds faster)
 # where <hash> covers this script and the template, so a re-run skips the build.
 # The last line of stdout is the absolute path of guest.yaml; progress goes to stderr.
 #
@@ -111,7 +112,11 @@ include=$(
 
 start=$(date +%s)
 log "debootstrap --variant=minbase $suite (this takes a few minutes)"
-debootstrap --variant=minbase --include="$include" "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+# .debs are kept (checksum-verified by debootstrap) for faster rebuilds.
+deb_cache="$cache_dir/debootstrap-debs"
+mkdir -p "$deb_cache"
+debootstrap --variant=minbase --cache-dir="$deb_cache" --include="$include" \
+	"$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
 	tail -n 40 "$work/debootstrap.log" >&2
 	die "debootstrap failed"
 }
@@ -204,6 +209,66 @@ cat >"$rootfs/etc/systemd/journald.conf.d/50-pixi-lima.conf" <<'EOF'
 [Journal]
 SystemMaxUse=64M
 EOF
+
+# Lima adds 9p mounts to /etc/fstab at their host path; Debian wipes /tmp at
+# boot, which would remove mount points under /tmp before systemd mounts them.
+mkdir -p "$rootfs/etc/tmpfiles.d"
+echo 'd /tmp 1777 root root -' >"$rootfs/etc/tmpfiles.d/tmp.conf"
+
+# --- ssh gate: work around a Lima v1.2.2 host agent race -------------------------
+# The host agent forwards the guest agent socket over ssh as soon as ssh works,
+# and re-checks it every 10s. If a check fails (agent not yet listening, or
+# restarted by Lima's boot script 25-guestagent-base.sh, which takes >10s under
+# TCG), it deletes the host-side socket and re-requests the same ssh forward,
+# which ssh's ControlMaster treats as a duplicate: the socket never comes back,
+# the guest agent stays unreachable and no port is forwarded. So keep sshd
+# unreachable from outside until Lima's boot scripts are done and the guest
+# agent listens; the host agent then connects once to a stable agent.
+# (Lima's final "boot scripts must have finished" requirement waits for the
+# same /run/lima-boot-done anyway.) Gives up after 20 min and opens ssh.
+mkdir -p "$rootfs/usr/local/libexec"
+cat >"$rootfs/usr/local/libexec/pixi-lima-ssh-gate" <<'EOF'
+#!/bin/bash
+# pixi-lima: see build-image.sh ("ssh gate").
+rule=(INPUT -p tcp --dport 22 ! -i lo -m comment --comment pixi-lima-ssh-gate -j REJECT --reject-with tcp-reset)
+case "${1:-}" in
+close) exec iptables -w -I "${rule[@]}" ;;
+open) while iptables -w -D "${rule[@]}" 2>/dev/null; do :; done; exit 0 ;;
+wait) ;;
+*) echo "usage: $0 close|open|wait" >&2; exit 2 ;;
+esac
+agent_listens() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect("/run/lima-guestagent.sock")' 2>/dev/null
+}
+deadline=$((SECONDS + 1200))
+until [ -e /run/lima-boot-done ] && systemctl -q is-active lima-guestagent.service && agent_listens; do
+	if [ "$SECONDS" -ge "$deadline" ]; then
+		echo "timed out waiting for Lima boot scripts / guest agent; opening ssh anyway"
+		break
+	fi
+	sleep 2
+done
+echo "opening ssh"
+exec "$0" open
+EOF
+chmod 0755 "$rootfs/usr/local/libexec/pixi-lima-ssh-gate"
+cat >"$rootfs/etc/systemd/system/pixi-lima-ssh-gate.service" <<'EOF'
+[Unit]
+Description=pixi-lima: keep ssh closed until Lima boot scripts and guest agent are ready
+Before=ssh.service
+After=local-fs.target
+
+[Service]
+Type=simple
+ExecStartPre=/usr/local/libexec/pixi-lima-ssh-gate close
+ExecStart=/usr/local/libexec/pixi-lima-ssh-gate wait
+ExecStopPost=/usr/local/libexec/pixi-lima-ssh-gate open
+RemainAfterExit=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+in_root systemctl enable pixi-lima-ssh-gate.service
 
 # --- docker ----------------------------------------------------------------
 mkdir -p "$rootfs/etc/docker"

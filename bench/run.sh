@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# bench/run.sh — what pixi-lima costs on top of the tools it wraps (issue 6).
+#
+# Run as root on this project's machine kind (Debian 12; see tests/setup.sh).
+# It builds pixi-lima from this checkout into a throwaway project, starts a
+# real dockerd of its own on that project's instance socket, and measures:
+#   1. per call: docker version / docker ps / docker --version through the
+#      shim vs the real docker with DOCKER_HOST and DOCKER_CONFIG set by hand,
+#      and the design floor (bench/floor: ping + exec, without and with
+#      Lima's pkg/store linked in);
+#   4. `pixi-lima status --json` on a stopped VM (created, never booted);
+#   5. binary size, process start vs an empty Go program, package init
+#      (GODEBUG=inittrace=1).
+# With PIXI_LIMA_BENCH_VM=1 it also boots Lima VMs from the offline guest
+# image ($PIXI_LIMA_E2E_TEMPLATE, built by tests/setup.sh) and measures:
+#   2. start: `pixi-lima init` vs `limactl start` of the identical instance,
+#      from stopped and from nothing;
+#   3. contention: 1, 4 and 16 concurrent first `docker ps` on a stopped VM;
+#   4. `pixi-lima status --json` on a running VM.
+#
+# Every comparison runs in alternating rounds (hyperfine per round, the
+# order rotated each round) and reports the median of all runs. The table
+# goes to stdout and to bench/results.md; progress goes to stderr.
+# Benchmarks never fail on a number: only a broken command fails the run.
+#
+# Usage: bench/run.sh
+#   PIXI_LIMA_BENCH_VM=1        also the parts that boot VMs (QEMU, minutes each)
+#   PIXI_LIMA_BENCH_ROUNDS=6    alternating rounds per comparison
+#   PIXI_LIMA_BENCH_RUNS=15     hyperfine runs per command per round
+#   PIXI_LIMA_BENCH_VM_ROUNDS=2 alternating rounds of each VM start comparison
+set -euo pipefail
+shopt -s inherit_errexit
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+repo=$(dirname "$here")
+rounds=${PIXI_LIMA_BENCH_ROUNDS:-6}
+runs=${PIXI_LIMA_BENCH_RUNS:-15}
+vm=${PIXI_LIMA_BENCH_VM:-0}
+vm_rounds=${PIXI_LIMA_BENCH_VM_ROUNDS:-2}
+instance=bench-docker
+say() { echo "bench: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  say "run as root: it starts its own dockerd (and runs limactl as an unprivileged user)"
+  exit 3
+fi
+export GOFLAGS=-mod=mod GOTOOLCHAIN=local
+export PATH=$PATH:/usr/local/go/bin
+
+missing=()
+for p in hyperfine jq; do command -v "$p" >/dev/null || missing+=("$p"); done
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+# The machine setup the tests use (cached): the unprivileged user, the golden
+# limactl build, Compose v2 and, for the VM part, the offline guest image.
+if [[ -z "${PIXI_LIMA_TEST_GOLDEN:-}" || ( $vm == 1 && -z "${PIXI_LIMA_E2E_TEMPLATE:-}" ) ]]; then
+  if [[ $vm == 1 ]]; then setup=$("$repo/tests/setup.sh"); else setup=$("$repo/tests/setup.sh" --no-image); fi
+  eval "$setup"
+fi
+user=$PIXI_LIMA_TEST_USER
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+real_docker=/usr/local/bin/docker
+[[ -x $real_docker ]] || real_docker=$(command -v docker)
+
+# Short paths: Lima's and dockerd's sockets live below them.
+work=$(mktemp -d /tmp/plbXXXX)
+chmod 755 "$work"
+mkdir -p "$work/bin" "$work/home" "$work/json" "$work/d"
+chown "$PIXI_LIMA_TEST_USER" "$work/home" "$work/json"
+dockerd_pid=
+vm_project=
+cleanup() {
+  if [[ -n $dockerd_pid ]]; then
+    kill "$dockerd_pid" 2>/dev/null || true
+    wait "$dockerd_pid" 2>/dev/null || true
+  fi
+  if [[ -n $vm_project ]]; then
+    (cd "$vm_project" && as_user "$vm_project/.pixi/bin/pixi-lima" delete --force >&2) || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# as_user [NAME=VALUE…] CMD…: CMD as the test user, with the clean
+# environment the tests use; the current directory is the project.
+as_user() {
+  setpriv --reuid="$uid" --regid="$gid" --init-groups env -i \
+    PATH="$PWD/.pixi/bin:$PIXI_LIMA_TEST_TOOLS:/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
+    HOME="$work/home" USER="$user" LANG=C.UTF-8 "$@"
+}
+
+# new_project DIR [TEMPLATE]: a workspace named "bench" (instance
+# bench-docker) with pixi-lima installed from this checkout by install.sh.
+# The golden build is copied, not hard-linked: install.sh rewrites its
+# stamp files in place.
+new_project() {
+  local root=$1
+  mkdir -p "$root/.pixi"
+  printf '[workspace]\nname = "bench"\n' >"$root/pixi.toml"
+  if [[ -n ${2:-} ]]; then printf '\n[tool.pixi-lima]\ntemplate = "%s"\n' "$2" >>"$root/pixi.toml"; fi
+  cp -a "$PIXI_LIMA_TEST_GOLDEN/.pixi/pixi-lima" "$root/.pixi/pixi-lima"
+  "$repo/install.sh" "$root" 2>&1 | sed 's/^/  /' >&2
+  chown -R "$uid:$gid" "$root"
+}
+
+# ms NANOSECONDS-START NANOSECONDS-END
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) / 1e6 }'; }
+now() { date +%s%N; }
+
+# compare SET NAME CMD [NAME CMD…]: alternating rounds of hyperfine over the
+# commands (as the test user, with DOCKER_HOST/DOCKER_CONFIG of the project,
+# which the shim replaces anyway), the order rotated every round.
+compare() {
+  local set=$1
+  shift
+  local -a names=() cmds=()
+  while (($#)); do names+=("$1") cmds+=("$2") && shift 2; done
+  local n=${#names[@]} r i j
+  for ((r = 0; r < rounds; r++)); do
+    local -a args=()
+    for ((i = 0; i < n; i++)); do
+      j=$(((i + r) % n))
+      args+=(-n "${names[j]}" "${cmds[j]}")
+    done
+    say "$set: round $((r + 1))/$rounds"
+    as_user DOCKER_HOST="unix://$socket" DOCKER_CONFIG="$PWD/.pixi/docker" \
+      hyperfine -N --style basic --warmup 2 --runs "$runs" \
+      --export-json "$work/json/$set-$r.json" "${args[@]}" >&2
+  done
+}
+
+# median SET NAME: median of every run of NAME in every round of SET, in ms.
+median() {
+  jq -s --arg name "$2" '[.[].results[] | select(.command == $name) | .times[]] | sort
+    | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end * 1000' \
+    "$work/json/$1"-*.json | awk '{ printf "%.1f", $1 }'
+}
+# cpu SET NAME: user + system time of NAME, the median over rounds of each
+# round's mean, in ms. On a shared machine it moves less than wall time.
+cpu() {
+  jq -s --arg name "$2" '[.[].results[] | select(.command == $name) | .user + .system] | sort
+    | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end * 1000' \
+    "$work/json/$1"-*.json | awk '{ printf "%.1f", $1 }'
+}
+count() { jq -s --arg name "$2" '[.[].results[] | select(.command == $name) | .times[]] | length' "$work/json/$1"-*.json; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
+
+rows=()
+row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
+# hrow NUM WHAT SET NAME BASE-SET BASE-NAME TARGET: a row from compare's
+# runs, wall time (median) and CPU time, each with its ratio.
+hrow() {
+  local a b ca cb
+  a=$(median "$3" "$4") b=$(median "$5" "$6") ca=$(cpu "$3" "$4") cb=$(cpu "$5" "$6")
+  row "$1" "$2" "$a ms (CPU $ca)" "$b ms (CPU $cb)" "$(ratio "$a" "$b") (CPU $(ratio "$ca" "$cb"))" "$7"
+}
+
+# Machine facts for the table's header.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+machine="$(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), \
+$(free -g | awk '/Mem:/ { print $2 }') GiB, $(awk -F= '$1 == "PRETTY_NAME" { gsub(/"/, "", $2); print $2 }' /etc/os-release), Linux $(uname -r), \
+$(systemd-detect-virt 2>/dev/null || echo "unknown virtualisation"), \
+$([[ -e /dev/kvm ]] && echo "KVM" || echo "no KVM: Lima VMs run in QEMU TCG")"
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$repo" status --porcelain -- main.go env lima shim go.mod 2>/dev/null) ]] || commit="$commit (with local changes)"
+
+say "building the project and the baseline programs"
+cd "$repo"
+go build -trimpath -o "$work/bin/emptygo" ./bench/emptygo
+go build -trimpath -o "$work/bin/floor" ./bench/floor
+go build -trimpath -tags store -o "$work/bin/floor-store" ./bench/floor
+chmod -R a+rX "$work/bin"
+project=$work/a
+new_project "$project"
+cd "$project"
+pixi_lima=$project/.pixi/pixi-lima/bin/pixi-lima
+socket=$project/.pixi/lima/$instance/sock/docker.sock
+
+# A stopped instance: created by the real limactl, never booted. limactl
+# create fetches the image and nerdctl, so it gets a tiny local image and
+# no containerd (nothing boots it) instead of template://docker's downloads.
+say "creating VM $instance (not started)"
+qemu-img create -q -f qcow2 "$work/tiny.qcow2" 1G
+printf 'vmType: qemu\nimages:\n- location: "%s"\n  arch: %s\nmounts: []\ncontainerd: {system: false, user: false}\n' "$work/tiny.qcow2" "$(uname -m)" >"$work/tiny.yaml"
+chmod a+r "$work/tiny.qcow2" "$work/tiny.yaml"
+as_user .pixi/bin/limactl-local --tty=false create --name="$instance" "$work/tiny.yaml" >"$work/create.log" 2>&1 ||
+  { tail -20 "$work/create.log" >&2; exit 1; }
+as_user .pixi/bin/pixi-lima status --json | jq -e '.state == "Stopped"' >/dev/null ||
+  { say "expected a Stopped instance:"; as_user .pixi/bin/pixi-lima status --json >&2; exit 1; }
+
+# 4. status on the stopped VM.
+compare status-stopped "status --json (stopped)" ".pixi/bin/pixi-lima status --json"
+status_stopped=$(median status-stopped "status --json (stopped)")
+
+# 5. process start and package init, before dockerd adds load.
+compare start "pixi-lima version" "$pixi_lima version" "empty Go program" "$work/bin/emptygo"
+
+# inittrace: every package's init, median over 30 runs; and the whole
+# init (the sum per run, median) of pixi-lima and of the two floors.
+inits() { # BINARY ARGS… : prints "package ms" per init per run, "TOTAL ms" per run
+  local i
+  for ((i = 0; i < 30; i++)); do
+    # The floors exit 2 here (no arguments): init has run by then.
+    { as_user GODEBUG=inittrace=1 "$@" 2>&1 >/dev/null || true; } |
+      awk '/^init / { print $2, $5; total += $5 } END { print "TOTAL", total }'
+  done
+}
+medians() { sort -k1,1 -k2,2g | awk '
+  $1 != p { if (n) print p, v[int((n + 1) / 2)]; p = $1; n = 0 }
+  { v[++n] = $2 }
+  END { if (n) print p, v[int((n + 1) / 2)] }'; }
+inits "$pixi_lima" version | medians >"$work/init-pixi-lima"
+inits "$work/bin/floor-store" | medians >"$work/init-floor-store"
+inits "$work/bin/floor" | medians >"$work/init-floor"
+init_total() { awk '$1 == "TOTAL" { printf "%.1f", $2 }' "$1"; }
+init_count() { grep -vc '^TOTAL ' "$1"; }
+
+# A real engine on the instance's socket: dockerd as root, its own state
+# under $work, no bridge or iptables (another dockerd may share the host).
+say "starting dockerd on $socket"
+as_user mkdir -p "$(dirname "$socket")"
+dockerd -H "unix://$socket" --group "$user" --data-root "$work/d/data" --exec-root "$work/d/exec" \
+  --pidfile "$work/d/pid" --bridge=none --iptables=false --ip6tables=false >"$work/d/log" 2>&1 &
+dockerd_pid=$!
+for ((i = 0; i < 120; i++)); do
+  "$real_docker" -H "unix://$socket" version >/dev/null 2>&1 && break
+  kill -0 "$dockerd_pid" 2>/dev/null || { say "dockerd exited:"; tail -20 "$work/d/log" >&2; exit 1; }
+  sleep 0.5
+done
+engine=$("$real_docker" -H "unix://$socket" version --format '{{.Server.Version}}')
+# The shim must take its fast path and reach this engine, or nothing here means anything.
+as_user .pixi/bin/docker version --format '{{.Server.Version}}' | grep -qx "$engine"
+
+# 1. per-call overhead against the running engine.
+compare version \
+  "shim: docker version" ".pixi/bin/docker version" \
+  "direct: docker version" "$real_docker version" \
+  "floor: ping + exec" "$work/bin/floor $real_docker version" \
+  "floor + pkg/store" "$work/bin/floor-store $real_docker version"
+compare ps "shim: docker ps" ".pixi/bin/docker ps" "direct: docker ps" "$real_docker ps"
+compare cheap "shim: docker --version" ".pixi/bin/docker --version" "direct: docker --version" "$real_docker --version"
+
+n_version=$(count version "shim: docker version")
+
+kill "$dockerd_pid"
+wait "$dockerd_pid" 2>/dev/null || true
+dockerd_pid=
+
+hrow 1 "\`docker version\` via the shim vs the real docker, running engine (dockerd $engine)" \
+  version "shim: docker version" version "direct: docker version" "≤ 1.25×"
+hrow 1 "— design floor: ping + exec (bench/floor) vs the real docker" \
+  version "floor: ping + exec" version "direct: docker version" "shim ≥ floor"
+hrow 1 "— floor + Lima's pkg/store linked in vs the real docker" \
+  version "floor + pkg/store" version "direct: docker version" ""
+hrow 1 "— the shim vs the floor with pkg/store" version "shim: docker version" version "floor + pkg/store" ""
+hrow 1 "\`docker ps\`, running engine" ps "shim: docker ps" ps "direct: docker ps" ""
+hrow 1 "\`docker --version\` (the shim's own cost: no engine call)" cheap "shim: docker --version" cheap "direct: docker --version" ""
+row 4 "\`pixi-lima status --json\`, stopped VM" "$status_stopped ms (CPU $(cpu status-stopped "status --json (stopped)"))" "" "" ""
+
+# The VM part: real boots from the offline guest image.
+if [[ $vm == 1 ]]; then
+  template=$PIXI_LIMA_E2E_TEMPLATE
+  [[ -r $template ]] || { say "PIXI_LIMA_E2E_TEMPLATE=$template is not readable"; exit 3; }
+  vm_project=$work/v
+  new_project "$vm_project" "$template"
+  cd "$vm_project"
+  pl() { as_user .pixi/bin/pixi-lima "$@" >/dev/null 2>"$work/last.log" || { tail -30 "$work/last.log" >&2; exit 1; }; }
+  lc() { as_user .pixi/bin/limactl-local --tty=false "$@" >/dev/null 2>"$work/last.log" || { tail -30 "$work/last.log" >&2; exit 1; }; }
+  timed() { local t0 t1; t0=$(now); "$@"; t1=$(now); ms "$t0" "$t1"; }
+  med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+  # The first init creates the instance (not counted: it is the source of
+  # the lima.yaml that limactl gets below, so both start identical instances).
+  say "VM: first pixi-lima init"
+  pl init
+  cp "$vm_project/.pixi/lima/$instance/lima.yaml" "$work/lima.yaml"
+  chmod a+r "$work/lima.yaml"
+
+  # status on the running VM, and the per-call overhead against the VM's engine.
+  compare status-running "status --json (running)" ".pixi/bin/pixi-lima status --json"
+  socket=$vm_project/.pixi/lima/$instance/sock/docker.sock
+  compare vm-version "shim: docker version" ".pixi/bin/docker version" "direct: docker version" "$real_docker version"
+  status_running=$(median status-running "status --json (running)")
+
+  # Alternating pairs, the order swapped every round.
+  init_new=() lima_new=() init_stopped=() lima_stopped=()
+  for ((r = 0; r < 2 * vm_rounds; r++)); do
+    say "VM: from stopped, run $((r + 1))/$((2 * vm_rounds))"
+    pl stop
+    if (((r + r / 2) % 2)); then t=$(timed lc start "$instance") && lima_stopped+=("$t")
+    else t=$(timed pl init) && init_stopped+=("$t"); fi
+  done
+  for ((r = 0; r < 2 * vm_rounds; r++)); do
+    say "VM: from nothing, run $((r + 1))/$((2 * vm_rounds))"
+    pl delete --force
+    if (((r + r / 2) % 2)); then t=$(timed lc start --name="$instance" "$work/lima.yaml") && lima_new+=("$t")
+    else t=$(timed pl init) && init_new+=("$t"); fi
+  done
+
+  # Contention: N first calls at once on a stopped VM; wall time until all
+  # are done. One of them starts the VM, the others wait for its lock.
+  declare -A crowd
+  for n in 1 4 16; do
+    say "VM: $n concurrent first docker ps"
+    pl stop
+    t0=$(now)
+    pids=()
+    for ((i = 0; i < n; i++)); do
+      as_user .pixi/bin/docker ps >/dev/null 2>"$work/crowd-$i.log" &
+      pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+      wait "${pids[i]}" || { say "concurrent call $i failed:"; tail -20 "$work/crowd-$i.log" >&2; exit 1; }
+    done
+    crowd[$n]=$(ms "$t0" "$(now)")
+  done
+
+  a=$(med "${init_stopped[@]}") b=$(med "${lima_stopped[@]}")
+  row 2 "start from stopped: \`pixi-lima init\` vs \`limactl start\` (n=$vm_rounds each)" "$a ms" "$b ms" "$(ratio "$a" "$b")" "≤ 1.02×"
+  a=$(med "${init_new[@]}") b=$(med "${lima_new[@]}")
+  row 2 "start from nothing: \`pixi-lima init\` vs \`limactl start lima.yaml\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" "≤ 1.02×"
+  for n in 4 16; do
+    row 3 "$n concurrent first \`docker ps\` on a stopped VM vs 1" "${crowd[$n]} ms" "${crowd[1]} ms" "$(ratio "${crowd[$n]}" "${crowd[1]}")" "16: ≤ 1.1×"
+  done
+  row 4 "\`pixi-lima status --json\`, running VM" "$status_running ms (CPU $(cpu status-running "status --json (running)"))" "" "" "≤ 50 ms"
+  hrow 1 "\`docker version\` against the VM's engine (Lima's forwarded socket)" \
+    vm-version "shim: docker version" vm-version "direct: docker version" "≤ 1.25×"
+else
+  row 2 "start (\`pixi-lima init\` vs \`limactl start\`)" "not run" "" "" "≤ 1.02×"
+  row 3 "contention (1/4/16 concurrent first calls)" "not run" "" "" "16: ≤ 1.1×"
+  row 4 "\`pixi-lima status --json\`, running VM" "not run" "" "" "≤ 50 ms"
+fi
+
+size() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+row 5 "binary size: pixi-lima vs an empty Go program" "$(size "$pixi_lima")" "$(size "$work/bin/emptygo")" \
+  "$(ratio "$(stat -c %s "$pixi_lima")" "$(stat -c %s "$work/bin/emptygo")")" ""
+row 5 "— floor / floor + pkg/store" "$(size "$work/bin/floor")" "$(size "$work/bin/floor-store")" "" ""
+hrow 5 "process start: \`pixi-lima version\` vs an empty Go program" start "pixi-lima version" start "empty Go program" ""
+row 5 "package init (inittrace, sum): pixi-lima vs floor + pkg/store" \
+  "$(init_total "$work/init-pixi-lima") ms, $(init_count "$work/init-pixi-lima") pkgs" \
+  "$(init_total "$work/init-floor-store") ms, $(init_count "$work/init-floor-store") pkgs" "" ""
+row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
+
+{
+  echo "# pixi-lima benchmarks"
+  echo
+  echo "$(date -u +%Y-%m-%d), commit $commit, \`bench/run.sh\`$([[ $vm == 1 ]] && echo " with PIXI_LIMA_BENCH_VM=1")."
+  echo "Machine: $machine; load average before: $load_before."
+  echo "Wall times are medians of $n_version runs per command ($rounds alternating rounds of $runs);"
+  echo "CPU (user + system, ms) is the median of the rounds' means. VM starts are single runs (median of $vm_rounds)."
+  echo
+  echo "| # | benchmark | pixi-lima | baseline | ratio | target |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Top package init costs of pixi-lima (\`GODEBUG=inittrace=1 pixi-lima version\`, median of 30 runs):"
+  echo
+  echo "| package | init (ms) |"
+  echo "|---|---|"
+  grep -v '^TOTAL ' "$work/init-pixi-lima" | sort -k2,2gr | head -12 | awk '{ printf "| %s | %.2f |\n", $1, $2 }'
+} | tee "$here/results.md"

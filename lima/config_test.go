@@ -1,0 +1,272 @@
+package lima
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func configNoEnv(string) string { return "" }
+
+func configEnv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig("/src/whatever", []byte("[workspace]\nname = \"telegramail\"\n"), configNoEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Engine: EngineLima, Name: "telegramail-docker", CPUs: 2, Memory: "2GiB", Disk: "20GiB",
+		Template: "template://docker"}
+	if !equalConfig(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestInstanceNameDerivation(t *testing.T) {
+	for _, tc := range []struct{ manifest, root, want string }{
+		{"[workspace]\nname = \"telegramail\"\n", "/x/y", "telegramail-docker"},
+		{"[project]\nname = \"old-style\"\n", "/x/y", "old-style-docker"}, // pixi before 0.40
+		{"[workspace]\nname = \"ws\"\n[project]\nname = \"p\"\n", "/x/y", "ws-docker"},
+		{"[workspace]\nchannels = []\n", "/home/u/My Repo", "my-repo-docker"}, // no name: the directory's
+		{"[workspace]\nname = \"Web App (v2)!\"\n", "/x", "web-app-v2-docker"},
+		{"[workspace]\nname = \"café_ü\"\n", "/x", "caf-docker"},
+		{"[workspace]\nname = \"---\"\n", "/x", "pixi-docker"},
+	} {
+		c, err := ParseConfig(tc.root, []byte(tc.manifest), configNoEnv)
+		if err != nil {
+			t.Errorf("%q: %v", tc.manifest, err)
+			continue
+		}
+		if c.Name != tc.want {
+			t.Errorf("%q in %s: name %q, want %q", tc.manifest, tc.root, c.Name, tc.want)
+		}
+		if !nameChars.MatchString(c.Name) {
+			t.Errorf("derived name %q is not a valid Lima instance name", c.Name)
+		}
+	}
+}
+
+func TestParseConfigEachKey(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"extra", "guest.yaml", "disk.img"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `[workspace]
+name = "w"
+
+[tool.pixi-lima]
+engine = "host"
+name = "custom.vm_1"
+cpus = 4
+memory = "3.5GiB"
+disk = 40
+vm-type = "qemu"
+mount-type = "9p"
+mounts = ["cache:w", "/tmp"]
+template = "guest.yaml"
+image = "disk.img"
+`
+	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Engine: EngineHost, Name: "custom.vm_1", CPUs: 4, Memory: "3.5GiB", Disk: "40GiB",
+		VMType: "qemu", MountType: "9p",
+		Mounts:   []Mount{{Location: filepath.Join(root, "cache"), Writable: true}, {Location: "/tmp"}},
+		Template: filepath.Join(root, "guest.yaml"),
+		Image:    filepath.Join(root, "disk.img"),
+	}
+	if !equalConfig(c, want) {
+		t.Errorf("\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParseConfigSizes(t *testing.T) {
+	for value, want := range map[string]string{
+		`4`:         "4GiB",
+		`1.5`:       "1.5GiB",
+		`"3"`:       "3GiB",
+		`"512MiB"`:  "512MiB",
+		`"2G"`:      "2G",
+		`" 8GiB "`:  "8GiB",
+		`"0.75GiB"`: "0.75GiB",
+	} {
+		c, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nmemory = "+value+"\n"), configNoEnv)
+		if err != nil {
+			t.Errorf("memory = %s: %v", value, err)
+			continue
+		}
+		if c.Memory != want {
+			t.Errorf("memory = %s: got %q, want %q", value, c.Memory, want)
+		}
+	}
+}
+
+func TestParseConfigEnvOverrides(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := "[tool.pixi-lima]\ncpus = 3\nmemory = \"3GiB\"\nvm-type = \"vz\"\nmounts = [\"/tmp\"]\n"
+	c, err := ParseConfig(root, []byte(manifest), configEnv(map[string]string{
+		"PIXI_LIMA_CPUS":       "6",
+		"PIXI_LIMA_MEMORY":     "5",
+		"PIXI_LIMA_DISK":       "30GiB",
+		"PIXI_LIMA_VM_TYPE":    "qemu",
+		"PIXI_LIMA_MOUNT_TYPE": "virtiofs",
+		"PIXI_LIMA_NAME":       "from-env",
+		"PIXI_LIMA_ENGINE":     "host",
+		"PIXI_LIMA_MOUNTS":     "data:w, /tmp ,",
+		"PIXI_LIMA_TEMPLATE":   "template://default",
+		"PIXI_LIMA_IMAGE":      "https://example.org/x.img",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Engine: EngineHost, Name: "from-env", CPUs: 6, Memory: "5GiB", Disk: "30GiB", VMType: "qemu", MountType: "virtiofs",
+		Mounts:   []Mount{{Location: filepath.Join(root, "data"), Writable: true}, {Location: "/tmp"}},
+		Template: "template://default", Image: "https://example.org/x.img",
+	}
+	if !equalConfig(c, want) {
+		t.Errorf("\n got %+v\nwant %+v", c, want)
+	}
+	// Every key has its variable, and the names follow one rule.
+	for _, k := range Keys() {
+		if v := EnvName(k); v != "PIXI_LIMA_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_")) {
+			t.Errorf("EnvName(%s) = %s", k, v)
+		}
+	}
+	if len(Keys()) != 10 {
+		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
+	}
+}
+
+func TestParseConfigRejects(t *testing.T) {
+	root := t.TempDir()
+	const src = "pixi.toml [tool.pixi-lima] "
+	for _, tc := range []struct {
+		setting string            // a line in [tool.pixi-lima]
+		env     map[string]string // or a variable
+		source  string            // the key or variable the error must name
+		says    []string          // and what it must say
+	}{
+		{setting: "cpus = -1", source: src + "cpus", says: []string{"got -1", "a whole number from 1 to 256"}},
+		{setting: "cpus = 0", source: src + "cpus", says: []string{"got 0"}},
+		{setting: "cpus = 257", source: src + "cpus", says: []string{"got 257"}},
+		{setting: "cpus = 2.5", source: src + "cpus", says: []string{"got 2.5"}},
+		{setting: `cpus = "two"`, source: src + "cpus", says: []string{`got "two"`}},
+		{setting: `memory = "lots"`, source: src + "memory", says: []string{`got "lots"`, `a size such as "2GiB"`}},
+		{setting: `memory = "100MiB"`, source: src + "memory", says: []string{"at least 512MiB"}},
+		{setting: `memory = true`, source: src + "memory", says: []string{"true (a boolean)"}},
+		{setting: `disk = ["20GiB"]`, source: src + "disk", says: []string{"got a list"}},
+		{setting: `engine = "docker"`, source: src + "engine", says: []string{`"lima" or "host"`}},
+		{setting: `name = "has space"`, source: src + "name", says: []string{"letters, digits"}},
+		{setting: `name = "-x"`, source: src + "name", says: []string{`got "-x"`}},
+		{setting: `vm-type = "virtualbox"`, source: src + "vm-type", says: []string{`"qemu" or "vz"`}},
+		{setting: `mount-type = 9`, source: src + "mount-type", says: []string{"got 9"}},
+		{setting: `mounts = "/tmp"`, source: src + "mounts", says: []string{`got "/tmp"`, "a list of directories"}},
+		{setting: `mounts = [1]`, source: src + "mounts", says: []string{"got 1 in the list"}},
+		{setting: `mounts = ["nope:w"]`, source: src + "mounts", says: []string{filepath.Join(root, "nope") + " does not exist"}},
+		{setting: `template = "missing.yaml"`, source: src + "template", says: []string{"template file " + filepath.Join(root, "missing.yaml") + " does not exist"}},
+		{setting: `template = {}`, source: src + "template", says: []string{"got a table"}},
+		{setting: `image = "/no/such.img"`, source: src + "image", says: []string{"image file /no/such.img does not exist"}},
+		{setting: `cpu = 4`, source: src + "cpu", says: []string{"unknown setting", `did you mean "cpus"?`, "known: engine, name, cpus"}},
+		{setting: `vmtype = "qemu"`, source: src + "vmtype", says: []string{`did you mean "vm-type"?`}},
+		{setting: `zzzzzzzz = 1`, source: src + "zzzzzzzz", says: []string{"unknown setting; known:"}},
+		{env: map[string]string{"PIXI_LIMA_CPUS": "abc"}, source: "PIXI_LIMA_CPUS", says: []string{`got "abc"`}},
+		{env: map[string]string{"PIXI_LIMA_CPUS": "-2"}, source: "PIXI_LIMA_CPUS", says: []string{"got -2"}},
+		{env: map[string]string{"PIXI_LIMA_MEMORY": "lots"}, source: "PIXI_LIMA_MEMORY", says: []string{`got "lots"`}},
+		{env: map[string]string{"PIXI_LIMA_VM_TYPE": "kvm"}, source: "PIXI_LIMA_VM_TYPE", says: []string{`"qemu" or "vz"`}},
+		{env: map[string]string{"PIXI_LIMA_MOUNTS": "/no/such/dir"}, source: "PIXI_LIMA_MOUNTS", says: []string{"/no/such/dir does not exist"}},
+	} {
+		manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\n" + tc.setting + "\n"
+		_, err := ParseConfig(root, []byte(manifest), configEnv(tc.env))
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s%v: err = %v, want a ConfigError", tc.setting, tc.env, err)
+			continue
+		}
+		if ce.Source != tc.source {
+			t.Errorf("%s%v: names %q, want %q", tc.setting, tc.env, ce.Source, tc.source)
+		}
+		for _, s := range tc.says {
+			if !strings.Contains(ce.Error(), s) {
+				t.Errorf("%s%v: %q does not say %q", tc.setting, tc.env, ce.Error(), s)
+			}
+		}
+	}
+}
+
+func TestParseConfigInvalidTOML(t *testing.T) {
+	_, err := ParseConfig("/x", []byte("[tool.pixi-lima\ncpus = 2\n"), configNoEnv)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Source != "pixi.toml" || !strings.Contains(ce.Msg, "not valid TOML") {
+		t.Errorf("err = %v, want a ConfigError naming pixi.toml", err)
+	}
+}
+
+func TestLoadConfigReadsManifest(t *testing.T) {
+	root := t.TempDir()
+	if _, err := LoadConfig(root, configNoEnv); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("no pixi.toml: err = %v, want not exist", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"disk\"\n[tool.pixi-lima]\ncpus = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(root, configNoEnv)
+	if err != nil || c.Name != "disk-docker" || c.CPUs != 1 {
+		t.Errorf("LoadConfig = %+v, %v", c, err)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	for word, want := range map[string]string{
+		"stats":  `; did you mean "status"?`,
+		"init":   `; did you mean "init"?`,
+		"delte":  `; did you mean "delete"?`,
+		"xyzzy1": "",
+	} {
+		if got := Suggest(word, []string{"init", "status", "delete", "stop"}); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", word, got, want)
+		}
+	}
+}
+
+// TestCreateExpression checks the yq expression's text; tests/limactl_test.go
+// feeds it to the real limactl.
+func TestCreateExpression(t *testing.T) {
+	c := Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []Mount{{Location: "/data", Writable: false}}}
+	got := CreateExpression(c, "/src/repo")
+	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}]`
+	if got != want {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+	c.VMType, c.MountType, c.Image = "qemu", "9p", "/img/x.qcow2"
+	got = CreateExpression(c, "/src/repo")
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	image, _ := json.Marshal(map[string]string{"location": "/img/x.qcow2", "arch": arch})
+	for _, part := range []string{`.vmType = "qemu"`, `.mountType = "9p"`, ".images = [" + string(image) + "]"} {
+		if !strings.Contains(got, part) {
+			t.Errorf("%s lacks %s", got, part)
+		}
+	}
+}
+
+func equalConfig(a, b Config) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}

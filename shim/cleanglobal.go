@@ -1,0 +1,123 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/docker/go-units"
+
+	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// cmdCleanGlobal lists, and with --yes deletes, the Lima state that global
+// setups left behind: instances in ~/.lima and Lima's image cache. The
+// listing is the contract: --yes deletes exactly what it lists.
+func (s *session) cmdCleanGlobal(args []string) error {
+	var yes bool
+	var instance string
+	if err := s.flags("clean-global", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&yes, "yes", false, "delete what is listed")
+		fs.StringVar(&instance, "instance", "", "list (and delete) only this instance of ~/.lima")
+	}); err != nil {
+		return err
+	}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
+	}
+	g, err := lima.GlobalDirs(runtime.GOOS, s.getenv)
+	if err != nil {
+		return &Error{Code: ExitConfig, Msg: err.Error()}
+	}
+	// With HOME or XDG_CACHE_HOME pointing into .pixi (as they do for the
+	// project's own limactl), the "global" state is the project's own VM.
+	pixiDir := filepath.Join(p.paths.Root, ".pixi")
+	for _, target := range []string{g.Home, g.Cache} {
+		if lima.Overlaps(target, pixiDir) {
+			return &Error{Code: ExitRefused,
+				Msg:  fmt.Sprintf("refusing to clean %s: it overlaps this project's own Lima state in %s (LIMA_HOME=%s)", target, pixiDir, p.paths.LimaHome),
+				Hint: "run it with your own HOME and XDG_CACHE_HOME; to remove this project's VM: pixi-lima delete"}
+		}
+	}
+	plan, err := g.Plan(instance)
+	if errors.Is(err, lima.ErrNoSuchInstance) {
+		var names []string
+		for _, it := range plan.Items {
+			if it.Kind == lima.KindInstance {
+				names = append(names, it.Name)
+			}
+		}
+		return &Error{Code: ExitUsage, Msg: err.Error() + lima.Suggest(instance, names),
+			Hint: "pixi-lima clean-global lists the instances there"}
+	}
+	if err != nil {
+		return err
+	}
+	s.printPlan(plan)
+	if len(plan.Items) == 0 && !plan.RemoveHome {
+		return nil
+	}
+	if !yes {
+		s.printf("nothing was deleted; to delete exactly what is listed: pixi-lima clean-global --yes%s",
+			map[bool]string{true: " --instance " + instance}[instance != ""])
+		return nil
+	}
+	path, err := s.limactlPath(p)
+	if err != nil {
+		return err
+	}
+	l := lima.Limactl{
+		Path:   path,
+		Env:    env.Build(s.environ, env.Overrides{Set: map[string]string{"LIMA_HOME": g.Home}}),
+		Stderr: s.stderr,
+		TTY:    isTerminal(s.stderr),
+		Log:    p.paths.LogFile("clean-global"),
+	}
+	res, cleanErr := plan.Clean(context.Background(), l)
+	for _, it := range res.Removed {
+		fmt.Fprintf(s.stdout, "removed %s %s\n", it.Kind, it.Path)
+	}
+	if res.HomeRemoved {
+		fmt.Fprintf(s.stdout, "removed %s (it was empty)\n", g.Home)
+	}
+	fmt.Fprintf(s.stdout, "freed %d bytes (%s)\n", res.Freed, units.BytesSize(float64(res.Freed)))
+	if cleanErr != nil {
+		return &Error{Code: ExitFailed, Msg: "clean-global: " + cleanErr.Error(), Logs: []string{l.Log},
+			Hint: "pixi-lima clean-global lists what is left"}
+	}
+	return nil
+}
+
+// printPlan prints what clean-global would delete and what it leaves.
+func (s *session) printPlan(p *lima.GlobalPlan) {
+	w := s.stdout
+	if len(p.Items) == 0 && !p.RemoveHome {
+		fmt.Fprintf(w, "nothing to clean: no Lima instances in %s and no Lima cache in %s\n", p.Home, p.Cache)
+	} else {
+		fmt.Fprintln(w, "Lima state outside this project:")
+		for _, it := range p.Items {
+			status := it.Status
+			if status == "" {
+				status = "-"
+			}
+			fmt.Fprintf(w, "  %-9s %-20s %-8s %10s  %s\n", it.Kind, it.Name, status, units.BytesSize(float64(it.Bytes)), it.Path)
+		}
+		if p.RemoveHome {
+			fmt.Fprintf(w, "  %-9s %-20s %-8s %10s  %s (nothing else is in it)\n", "home", filepath.Base(p.Home), "-", "", p.Home)
+		}
+		total := p.Total()
+		fmt.Fprintf(w, "total: %d bytes (%s)\n", total, units.BytesSize(float64(total)))
+	}
+	if len(p.Others) > 0 {
+		fmt.Fprintf(w, "kept: %s also holds %s, which clean-global does not touch\n", p.Home, strings.Join(p.Others, ", "))
+	}
+	for _, sk := range p.Skipped {
+		fmt.Fprintf(w, "kept: %s is a symlink; clean-global does not follow it\n", sk)
+	}
+}

@@ -1,0 +1,207 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// The pass-through against a real engine: Debian's dockerd, started as root
+// and listening directly on the path where Lima forwards the VM's socket,
+// driven through the project's .pixi/bin/docker and docker-compose as the
+// test user with the real docker CLI and the real Compose v2. The shim's
+// fast path (the engine answers) is what runs here; no VM is involved.
+
+// startProjectDockerd runs dockerd on the instance's socket path until the
+// test ends. Its state lives in directories of its own (named by our pid:
+// other engines may run on this machine), removed at the end.
+func startProjectDockerd(t *testing.T, p *Project, instance string) string {
+	t.Helper()
+	id := strconv.Itoa(os.Getpid())
+	dockerdData := "/var/lib/pl-dockerd-test-" + id
+	dockerdExec := "/run/pl-dockerd-test-" + id
+	dockerdPidfile := "/run/pl-dockerd-test-" + id + ".pid"
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Fatal("dockerd is not installed (tests/setup.sh installs docker.io)")
+	}
+	sock := env.NewPaths(p.Root).DockerSocket(instance)
+	must(t, os.MkdirAll(filepath.Dir(sock), 0o755))
+	run(t, exec.Command("chown", "-R", strconv.Itoa(p.s.UID)+":"+strconv.Itoa(p.s.GID), filepath.Join(p.Root, ".pixi", "lima")))
+	group, err := user.LookupGroupId(strconv.Itoa(p.s.GID))
+	must(t, err)
+	logPath := filepath.Join(t.TempDir(), "dockerd.log")
+	logFile, err := os.Create(logPath)
+	must(t, err)
+	// No default bridge and no iptables: this engine must not touch the
+	// host's networking, which other engines on the machine may use.
+	cmd := exec.Command("dockerd", "-H", "unix://"+sock, "--group", group.Name,
+		"--data-root", dockerdData, "--exec-root", dockerdExec, "--pidfile", dockerdPidfile,
+		"--bridge=none", "--iptables=false", "--ip6tables=false")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, cmd.Start())
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		if t.Failed() {
+			if log, err := os.ReadFile(logPath); err == nil {
+				t.Logf("dockerd log:\n%s", tailLines(string(log), 40))
+			}
+		}
+		os.RemoveAll(dockerdData)
+		os.RemoveAll(dockerdExec)
+		os.Remove(dockerdPidfile)
+	})
+	for !lima.Ping(sock, time.Second) {
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("dockerd exited:\n%s", tailLines(string(log), 40))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return sock
+}
+
+// tailLines is the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestDockerd(t *testing.T) {
+	s := requireSetup(t)
+	if os.Geteuid() != 0 {
+		t.Skip("starting dockerd needs root")
+	}
+	p := newProject(t, s, "[workspace]\nname = \"dk\"\n")
+	sock := startProjectDockerd(t, p, "dk-docker")
+	docker := func(args ...string) *exec.Cmd { return p.Command(p.Bin("docker"), args...) }
+
+	// The user's own engine selection is in the environment on every call
+	// below, and must lose: DOCKER_CONTEXT would make the real docker fail
+	// ("context not found"), DOCKER_HOST would reach nothing.
+	userEnv := func(cmd *exec.Cmd) *exec.Cmd {
+		cmd.Env = append(cmd.Env, "DOCKER_HOST=tcp://127.0.0.1:1", "DOCKER_CONTEXT=mine")
+		return cmd
+	}
+
+	t.Run("version", func(t *testing.T) {
+		stdout, stderr, code := p.Run(t, userEnv(docker("version", "--format", "{{.Server.Version}} {{.Client.Version}}")))
+		if code != 0 || stderr != "" || len(strings.Fields(stdout)) != 2 {
+			t.Fatalf("docker version: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+		stdout, stderr, code = p.Run(t, userEnv(docker("version")))
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "Server:") || !strings.Contains(stdout, "Engine:") {
+			t.Errorf("docker version: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+		// The context docker used is the project's socket.
+		stdout = p.MustRun(t, userEnv(docker("context", "inspect", "--format", "{{.Endpoints.docker.Host}}")))
+		if want := "unix://" + sock + "\n"; stdout != want {
+			t.Errorf("docker's endpoint = %q, want %q", stdout, want)
+		}
+	})
+
+	// A FROM scratch image with busybox-static: the build runs a container
+	// (RUN), so the engine does real work, offline.
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Fatal("busybox is not installed (tests/setup.sh installs busybox-static)")
+	}
+	ctx := filepath.Join(p.Root, "img")
+	p.MustRun(t, p.Command("mkdir", "-p", ctx, filepath.Join(p.Root, "data")))
+	p.MustRun(t, p.Command("cp", bb, filepath.Join(ctx, "busybox")))
+	p.MustRun(t, p.Command("sh", "-c", `printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n' > img/Dockerfile`))
+
+	t.Run("build", func(t *testing.T) {
+		stdout, stderr, code := p.Run(t, userEnv(docker("build", "-q", "-t", "pltest/bb", "img")))
+		if code != 0 || !strings.HasPrefix(stdout, "sha256:") {
+			t.Fatalf("docker build: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("run", func(t *testing.T) {
+		stdout, stderr, code := p.Run(t, userEnv(docker("run", "--rm", "--network=none", "pltest/bb", "echo", "hello from busybox")))
+		// stdout is the container's and nothing else; on the fast path the
+		// shim says nothing at all.
+		if code != 0 || stdout != "hello from busybox\n" || stderr != "" {
+			t.Errorf("docker run: exit %d\nstdout: %q\nstderr: %q", code, stdout, stderr)
+		}
+		stdout, stderr, code = p.Run(t, userEnv(docker("run", "--rm", "--network=none", "pltest/bb", "sh", "-c", "echo out; echo err >&2; exit 7")))
+		if code != 7 || stdout != "out\n" || stderr != "err\n" {
+			t.Errorf("failing container: exit %d (want 7)\nstdout: %q\nstderr: %q", code, stdout, stderr)
+		}
+		// docker's own errors pass through too, with docker's exit code.
+		_, stderr, code = p.Run(t, docker("run", "--rm", "pltest/no-such-image-here:x"))
+		if code != 125 || strings.Contains(stderr, "pixi-lima") {
+			t.Errorf("docker run of a missing image: exit %d (want docker's 125)\nstderr: %s", code, stderr)
+		}
+	})
+
+	compose := `services:
+  writer:
+    image: pltest/bb
+    network_mode: none
+    command: ["sh", "-c", "echo run >> /data/out.txt && echo kept >> /vol/v.txt && wc -l < /vol/v.txt"]
+    volumes:
+      - ./data:/data
+      - vol:/vol
+volumes:
+  vol: {}
+`
+	must(t, os.WriteFile(filepath.Join(p.Root, "compose.yaml"), []byte(compose), 0o644))
+
+	for i, form := range [][]string{{"docker-compose"}, {"docker", "compose"}} {
+		t.Run(strings.Join(form, " "), func(t *testing.T) {
+			c := func(args ...string) *exec.Cmd {
+				return userEnv(p.Command(p.Bin(form[0]), append(form[1:], args...)...))
+			}
+			stdout, stderr, code := p.Run(t, c("-p", "pltest", "up", "--no-color"))
+			if code != 0 {
+				t.Fatalf("%s up: exit %d\nstdout: %s\nstderr: %s", form, code, stdout, stderr)
+			}
+			if strings.Contains(stderr, "pixi-lima") {
+				t.Errorf("%s up: the shim spoke on the fast path: %s", form, stderr)
+			}
+			// The bind mount is the project's own directory, written through.
+			data, err := os.ReadFile(filepath.Join(p.Root, "data", "out.txt"))
+			if err != nil || string(data) != strings.Repeat("run\n", i+1) {
+				t.Errorf("data/out.txt = %q, %v; want %d lines written by the container", data, err, i+1)
+			}
+			if !strings.Contains(stdout, "writer-1  | 1") {
+				t.Errorf("the named volume was not fresh:\n%s", stdout)
+			}
+			stdout = p.MustRun(t, userEnv(docker("volume", "ls", "--format", "{{.Name}}")))
+			if stdout != "pltest_vol\n" {
+				t.Errorf("volumes after up: %q, want pltest_vol", stdout)
+			}
+			p.MustRun(t, c("-p", "pltest", "down", "-v"))
+			if stdout := p.MustRun(t, userEnv(docker("volume", "ls", "-q"))); stdout != "" {
+				t.Errorf("volumes after down -v: %q", stdout)
+			}
+			if stdout := p.MustRun(t, userEnv(docker("ps", "-aq"))); stdout != "" {
+				t.Errorf("containers after down: %q", stdout)
+			}
+		})
+	}
+}

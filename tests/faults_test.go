@@ -1,0 +1,493 @@
+package tests
+
+// The fault suite of issue 5, the cases that need no VM boot (cases 1 and 2
+// are in faults_vm_test.go). Each test names the fault, checks what the
+// user sees (message and exit code), and checks that nothing is lost.
+//
+// Instances are made with the real limactl (`limactl-local create`) from a
+// small local disk image, never started. Where a test runs `pixi-lima init`
+// or the docker shim on a stopped instance, its PATH has no
+// qemu-system-x86_64, so pixi-lima's pre-check stops before `limactl start`,
+// and even if it did not, Lima's host agent could not start QEMU.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// replaceEnv replaces (never appends) variables in cmd's environment.
+func replaceEnv(cmd *exec.Cmd, kv ...string) *exec.Cmd {
+	for _, pair := range kv {
+		k, _, _ := strings.Cut(pair, "=")
+		out := cmd.Env[:0:0]
+		for _, e := range cmd.Env {
+			if !strings.HasPrefix(e, k+"=") {
+				out = append(out, e)
+			}
+		}
+		cmd.Env = append(out, pair)
+	}
+	return cmd
+}
+
+// noQEMUPath is a PATH with the project's shims, the real docker and
+// Compose, and of QEMU only qemu-img: limactl can create an instance but
+// cannot start one.
+func noQEMUPath(t *testing.T, p *Project) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "plq")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, tool := range []string{"qemu-img", "ssh", "ssh-keygen", "docker"} {
+		must(t, os.Symlink(filepath.Join("/usr/bin", tool), filepath.Join(dir, tool)))
+	}
+	must(t, os.Chmod(dir, 0o755))
+	return "PATH=" + strings.Join([]string{filepath.Join(p.Root, ".pixi", "bin"), p.s.Tools, dir}, ":")
+}
+
+// faultImage writes a small qcow2 image in the project for `image = …`.
+func faultImage(t *testing.T, p *Project) string {
+	t.Helper()
+	img := filepath.Join(p.Root, "img.qcow2")
+	run(t, exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M"))
+	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", p.s.UID, p.s.GID), img))
+	return img
+}
+
+// faultInstance creates the project's instance with the real limactl,
+// without booting it, and returns its directory.
+func faultInstance(t *testing.T, p *Project, name string) string {
+	t.Helper()
+	img := faultImage(t, p)
+	expr := fmt.Sprintf(`.cpus = 1 | .memory = "1GiB" | .disk = "4GiB" | .mounts = [] | .images = [{"location": %q, "arch": "x86_64"}]`, img)
+	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+name, "template://docker", "--set", expr))
+	return filepath.Join(p.Root, ".pixi", "lima", name)
+}
+
+// faultStatus runs `pixi-lima status --json`.
+func faultStatus(t *testing.T, p *Project) map[string]any {
+	t.Helper()
+	var st map[string]any
+	must(t, json.Unmarshal([]byte(p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))), &st))
+	return st
+}
+
+// inodeOf identifies a file, to prove a disk was kept and not recreated.
+func inodeOf(t *testing.T, path string) uint64 {
+	t.Helper()
+	info, err := os.Stat(path)
+	must(t, err)
+	return info.Sys().(*syscall.Stat_t).Ino
+}
+
+// wantFail checks an exit code and that stderr says every one of want.
+func wantFail(t *testing.T, what string, code int, stderr string, wantCode int, want ...string) {
+	t.Helper()
+	if code != wantCode {
+		t.Errorf("%s: exit %d, want %d\nstderr:\n%s", what, code, wantCode, stderr)
+	}
+	for _, w := range want {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("%s: stderr does not say %q:\n%s", what, w, stderr)
+		}
+	}
+}
+
+// faultDockerd runs a real dockerd (as root) on socket, readable by the
+// test user's group, with label so a test can tell engines apart.
+func faultDockerd(t *testing.T, p *Project, socket, label string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", "plk")
+	must(t, err)
+	must(t, os.MkdirAll(filepath.Dir(socket), 0o755))
+	cmd := exec.Command("/usr/sbin/dockerd",
+		"--data-root", filepath.Join(dir, "d"), "--exec-root", filepath.Join(dir, "x"), "--pidfile", filepath.Join(dir, "pid"),
+		"-H", "unix://"+socket, "--group", p.s.User, "--label", label,
+		"--iptables=false", "--ip6tables=false", "--bridge=none")
+	logf, err := os.Create(filepath.Join(dir, "log"))
+	must(t, err)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	must(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+		os.RemoveAll(dir)
+	})
+	// Wait for the engine: this is readiness, not a timing assertion.
+	if !lima.WaitPing(socket, 90*time.Second) {
+		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+		t.Fatalf("dockerd on %s did not answer:\n%s", socket, log)
+	}
+}
+
+// Case 3: a host crash leaves ha.pid and sockets behind.
+func TestFaultStaleHostAgentState(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f3\"\n")
+	dir := faultInstance(t, p, "f3-docker")
+	diffdisk := inodeOf(t, filepath.Join(dir, "diffdisk"))
+
+	// 3a: ha.pid names a process that no longer exists. Lima itself
+	// treats the instance as Stopped and removes the stale pid file.
+	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("999999\n"), 0o644))
+	if st := faultStatus(t, p); st["state"] != "Stopped" {
+		t.Errorf("dead ha.pid: state %v, want Stopped", st["state"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ha.pid")); !os.IsNotExist(err) {
+		t.Errorf("dead ha.pid was not cleared by Lima: %v", err)
+	}
+
+	// 3b: after a reboot the pid is reused by another process (pid 1 here,
+	// alive and not Lima's) and ha.sock has no listener: Lima says Broken.
+	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("1\n"), 0o644))
+	l, err := net.Listen("unix", filepath.Join(dir, "ha.sock"))
+	must(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	must(t, os.Lchown(filepath.Join(dir, "ha.sock"), s.UID, s.GID)) // as the host agent left it
+	st := faultStatus(t, p)
+	if st["state"] != "Broken" {
+		t.Fatalf("stale ha.pid and ha.sock: state %v, want Broken", st["state"])
+	}
+	t.Logf("status problems: %v", st["problems"])
+	if !strings.Contains(fmt.Sprint(st["problems"]), "ha.sock") {
+		t.Errorf("status does not name the stale socket: %v", st["problems"])
+	}
+	stdout, _, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
+	if code != 1 || !strings.Contains(stdout, "problem  instance: VM \"f3-docker\" is Broken") || !strings.Contains(stdout, "fix: pixi-lima stop --force") {
+		t.Errorf("doctor on a Broken VM: exit %d\n%s", code, stdout)
+	}
+
+	// The one-command fix: `pixi-lima stop` runs `limactl stop --force`
+	// for a Broken instance. The disk and settings stay.
+	_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "stop"))
+	t.Logf("stop:\n%s", stderr)
+	if code != 0 {
+		t.Fatalf("pixi-lima stop on a Broken VM: exit %d\n%s", code, stderr)
+	}
+	if st := faultStatus(t, p); st["state"] != "Stopped" {
+		t.Errorf("after stop: state %v, want Stopped", st["state"])
+	}
+	for _, f := range []string{"ha.pid", "ha.sock"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after stop --force", f)
+		}
+	}
+	for _, f := range []string{"lima.yaml", "basedisk", "diffdisk"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("stop --force lost %s: %v", f, err)
+		}
+	}
+	if inodeOf(t, filepath.Join(dir, "diffdisk")) != diffdisk {
+		t.Error("the VM's disk was replaced")
+	}
+}
+
+// Case 4: the project's path leaves no room for Lima's sockets.
+func TestFaultSocketPathTooLong(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f4\"\n")
+	// Move the whole project (install.sh's links are relative) to a path
+	// whose sockets would be over 108 bytes.
+	long := filepath.Join(p.Home, strings.Repeat("d", 60))
+	must(t, os.Rename(p.Root, long))
+	p.Root = long
+	sock := filepath.Join(long, ".pixi", "lima", "f4-docker", "ssh.sock.1234567890123456")
+	want := fmt.Sprintf("socket path would be %d bytes, it must be shorter than 108", len(sock))
+	for _, argv := range [][]string{{p.Bin("pixi-lima"), "init"}, {p.Bin("docker"), "ps"}} {
+		_, stderr, code := p.Run(t, p.Command(argv[0], argv[1:]...))
+		t.Logf("%s:\n%s", filepath.Base(argv[0]), stderr)
+		wantFail(t, filepath.Base(argv[0]), code, stderr, 3,
+			want, sock, "hint: use a shorter instance name", "move the project to a shorter path")
+	}
+	if _, err := os.Stat(filepath.Join(long, ".pixi", "lima", "f4-docker")); !os.IsNotExist(err) {
+		t.Errorf("an instance directory was created: %v", err)
+	}
+	stdout, _, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
+	if code != 1 || !strings.Contains(stdout, fmt.Sprintf("problem  socket-path: Lima's longest socket path is %d bytes, it must be shorter than 108", len(sock))) {
+		t.Errorf("doctor: exit %d\n%s", code, stdout)
+	}
+}
+
+// Case 5: bad settings are rejected before Lima runs, naming the key.
+func TestFaultBadSettings(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f5\"\n")
+	cases := []struct {
+		settings, env string
+		want          []string
+	}{
+		{"cpus = -1", "", []string{"pixi.toml [tool.pixi-lima] cpus: got -1; expected a whole number from 1 to 256"}},
+		{"cpus = \"two\"", "", []string{"[tool.pixi-lima] cpus: got \"two\""}},
+		{"memory = \"lots\"", "", []string{"[tool.pixi-lima] memory: got \"lots\" (at least 512MiB)"}},
+		{"memroy = \"4GiB\"", "", []string{"[tool.pixi-lima] memroy: unknown setting; did you mean \"memory\"?"}},
+		{"mounts = \"/tmp\"", "", []string{"[tool.pixi-lima] mounts: got \"/tmp\""}},
+		{"image = \"missing.qcow2\"", "", []string{"[tool.pixi-lima] image: image file", "missing.qcow2 does not exist"}},
+		{"", "PIXI_LIMA_CPUS=0", []string{"PIXI_LIMA_CPUS: got 0"}},
+		{"", "PIXI_LIMA_MEMORY=lots", []string{"PIXI_LIMA_MEMORY: got \"lots\""}},
+		{"", "PIXI_LIMA_VM_TYPE=kvm", []string{"PIXI_LIMA_VM_TYPE: got \"kvm\"; expected \"qemu\" or \"vz\""}},
+	}
+	for _, c := range cases {
+		manifest := "[workspace]\nname = \"f5\"\n\n[tool.pixi-lima]\n" + c.settings + "\n"
+		must(t, os.WriteFile(filepath.Join(p.Root, "pixi.toml"), []byte(manifest), 0o644))
+		for _, name := range []string{"pixi-lima", "docker"} {
+			args := map[string][]string{"pixi-lima": {"init"}, "docker": {"ps"}}[name]
+			cmd := p.Command(p.Bin(name), args...)
+			if c.env != "" {
+				replaceEnv(cmd, c.env)
+			}
+			_, stderr, code := p.Run(t, cmd)
+			wantFail(t, c.settings+c.env, code, stderr, 3, append(c.want, "hint: fix the setting")...)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.Root, ".pixi", "lima")); !os.IsNotExist(err) {
+		t.Errorf("a bad setting still created .pixi/lima: %v", err)
+	}
+}
+
+// Case 6: docker, docker-compose, limactl or QEMU is not installed.
+func TestFaultMissingTools(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f6\"\n\n[tool.pixi-lima]\nimage = \"img.qcow2\"\n")
+	faultImage(t, p)
+	onlyShims := "PATH=" + filepath.Join(p.Root, ".pixi", "bin") + ":/nonexistent"
+
+	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), onlyShims))
+	wantFail(t, "docker", code, stderr, 127, "the real docker is not on PATH", "hint: pixi add docker-cli")
+	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("docker-compose"), "ps"), onlyShims))
+	wantFail(t, "docker-compose", code, stderr, 127, "the real docker-compose is not on PATH", "hint: pixi add docker-compose")
+
+	// QEMU: limactl creates the instance (qemu-img is there), then
+	// pixi-lima stops before `limactl start`, naming the package. Without
+	// the check Lima's host agent dies with only
+	// `exec: "qemu-system-x86_64": executable file not found in $PATH` in ha.stderr.log.
+	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), noQEMUPath(t, p)))
+	t.Logf("init without qemu-system-x86_64:\n%s", stderr)
+	wantFail(t, "qemu", code, stderr, 127, "qemu-system-x86_64 is not on PATH: Lima needs it to run the VM",
+		"hint: sudo apt-get install qemu-system-x86 (Debian, Ubuntu)", "brew install qemu")
+	if strings.Contains(stderr, "starting VM") {
+		t.Error("limactl start ran although QEMU is missing")
+	}
+	if st := faultStatus(t, p); st["state"] != "Stopped" {
+		t.Errorf("after the failed init: state %v, want the created instance Stopped", st["state"])
+	}
+	stdout, _, _ := p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "doctor"), noQEMUPath(t, p)))
+	if !strings.Contains(stdout, "problem  hypervisor: qemu-system-x86_64 is not on PATH") {
+		t.Errorf("doctor does not report the missing QEMU:\n%s", stdout)
+	}
+
+	// limactl: not built into .pixi and not on PATH.
+	must(t, os.Remove(filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")))
+	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), noQEMUPath(t, p)))
+	wantFail(t, "limactl", code, stderr, 127, "limactl not found", "hint: ./install.sh")
+	if _, err := os.Stat(filepath.Join(p.Root, ".pixi", "lima", "f6-docker", "diffdisk")); err != nil {
+		t.Errorf("the instance's disk is gone: %v", err)
+	}
+}
+
+// Case 7: a wrapper named docker, found behind the shim, calls the shim back.
+func TestFaultWrapperLoop(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f7\"\n")
+	wrap := filepath.Join(p.Root, "wrap")
+	must(t, os.MkdirAll(wrap, 0o755))
+	script := "#!/bin/sh\nexec " + p.Bin("pixi-lima") + " docker \"$@\"\n"
+	must(t, os.WriteFile(filepath.Join(wrap, "docker"), []byte(script), 0o755))
+	path := "PATH=" + strings.Join([]string{filepath.Join(p.Root, ".pixi", "bin"), wrap, "/usr/local/bin", "/usr/bin", "/bin"}, ":")
+	// A hang guard, not a timing assertion: a loop would never end.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := replaceEnv(p.Command(p.Bin("docker"), "--version"), path)
+	guarded := exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
+	guarded.Env, guarded.Dir = cmd.Env, cmd.Dir
+	_, stderr, code := p.Run(t, guarded)
+	if ctx.Err() != nil {
+		t.Fatal("the shim and the wrapper looped until the guard killed them")
+	}
+	wantFail(t, "wrapper loop", code, stderr, 5, "docker was wrapped 8 times in a row: a wrapper on PATH calls pixi-lima back",
+		"hint: put the real docker on PATH after .pixi/bin, or remove the other wrapper")
+}
+
+// Case 8: delete without confirmation, with a named volume holding data.
+func TestFaultDeleteRefusesWithoutTerminal(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f8\"\n")
+	dir := faultInstance(t, p, "f8-docker")
+	socket := filepath.Join(dir, "sock", "docker.sock")
+	faultDockerd(t, p, socket, "repo=f8")
+	p.MustRun(t, p.Command(p.Bin("docker"), "volume", "create", "pgdata"))
+	mount := strings.TrimSpace(p.MustRun(t, p.Command(p.Bin("docker"), "volume", "inspect", "-f", "{{.Mountpoint}}", "pgdata")))
+	must(t, os.WriteFile(filepath.Join(mount, "important"), []byte("data"), 0o644))
+
+	cmd := p.Command(p.Bin("pixi-lima"), "delete")
+	cmd.Stdin = strings.NewReader("yes\n") // not a terminal: never taken as an answer
+	_, stderr, code := p.Run(t, cmd)
+	t.Logf("delete:\n%s", stderr)
+	wantFail(t, "delete", code, stderr, 4, `not deleting VM "f8-docker" without confirmation`,
+		"will be lost, with 0 containers, 0 images and 1 volumes (pgdata)", "hint: pixi-lima delete --force")
+	for _, f := range []string{"lima.yaml", "diffdisk"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("refused delete still removed %s: %v", f, err)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(mount, "important")); err != nil || string(data) != "data" {
+		t.Errorf("the volume's data is gone: %q, %v", data, err)
+	}
+}
+
+// Case 9: the disk fills up while `init` creates the VM.
+func TestFaultDiskFullDuringInit(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f9\"\n\n[tool.pixi-lima]\nimage = \"big.img\"\n")
+	// A 30 MiB image of incompressible data, for a 20 MiB file system.
+	big := filepath.Join(p.Root, "big.img")
+	run(t, exec.Command("dd", "if=/dev/urandom", "of="+big, "bs=1M", "count=30", "status=none"))
+	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", s.UID, s.GID), big))
+	// The VMs live on a small tmpfs: the project's LIMA_HOME.
+	limaHome := filepath.Join(p.Root, ".pixi", "lima")
+	must(t, os.MkdirAll(limaHome, 0o755))
+	run(t, exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=20m,mode=0755,uid=%d,gid=%d", s.UID, s.GID), "tmpfs", limaHome))
+	t.Cleanup(func() { exec.Command("umount", limaHome).Run() })
+
+	path := noQEMUPath(t, p)
+	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), path))
+	t.Logf("init on a full disk:\n%s", stderr)
+	wantFail(t, "init on a full disk", code, stderr, 1, "no space left on device", "full log:")
+	// Nothing half-written that blocks the next try: no instance directory.
+	if _, err := os.Stat(filepath.Join(limaHome, "f9-docker")); !os.IsNotExist(err) {
+		t.Errorf("a half-created instance is left: %v", err)
+	}
+	if st := faultStatus(t, p); st["state"] != "Missing" {
+		t.Errorf("after the failed init: state %v, want Missing", st["state"])
+	}
+
+	// With room, the next init creates the instance; it then stops at the
+	// missing QEMU instead of booting (this test must not boot a VM).
+	run(t, exec.Command("mount", "-o", "remount,size=200m", limaHome))
+	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), path))
+	wantFail(t, "init with room", code, stderr, 127, "creating VM \"f9-docker\"", "done in", "qemu-system-x86_64 is not on PATH")
+	if st := faultStatus(t, p); st["state"] != "Stopped" {
+		t.Errorf("after the second init: state %v, want Stopped", st["state"])
+	}
+}
+
+// Case 10: two repos used alternately from one shell.
+func TestFaultTwoReposOneShell(t *testing.T) {
+	s := requireSetup(t)
+	a := newProject(t, s, "[workspace]\nname = \"fa\"\n")
+	b := newProject(t, s, "[workspace]\nname = \"fb\"\n")
+	sockA := filepath.Join(a.Root, ".pixi", "lima", "fa-docker", "sock", "docker.sock")
+	sockB := filepath.Join(b.Root, ".pixi", "lima", "fb-docker", "sock", "docker.sock")
+	faultDockerd(t, a, sockA, "repo=fa")
+	faultDockerd(t, b, sockB, "repo=fb")
+	// One shell: A's environment and cwd, A's shims first on PATH, and the
+	// user's own DOCKER_HOST pointing at A. Each repo's shim, called by its
+	// path, must act on its own repo.
+	for i, p := range []*Project{a, b, a, b} {
+		cmd := replaceEnv(a.Command(p.Bin("docker"), "info", "--format", "{{json .Labels}}"), "DOCKER_HOST=unix://"+sockA)
+		labels := a.MustRun(t, cmd)
+		want := map[*Project]string{a: "repo=fa", b: "repo=fb"}[p]
+		if !strings.Contains(labels, want) {
+			t.Errorf("call %d: %s's docker reached the engine labelled %s, want %s", i, p.Root, labels, want)
+		}
+		env := a.MustRun(t, a.Command(p.Bin("pixi-lima"), "env"))
+		if !strings.Contains(env, "export DOCKER_HOST='unix://"+map[*Project]string{a: sockA, b: sockB}[p]+"'") {
+			t.Errorf("call %d: %s's pixi-lima env:\n%s", i, p.Root, env)
+		}
+	}
+}
+
+// Case 11: a docker socket file that exists but answers nothing.
+func TestFaultStaleDockerSocket(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"fs\"\n")
+	dir := faultInstance(t, p, "fs-docker")
+	socket := filepath.Join(dir, "sock", "docker.sock")
+	must(t, os.MkdirAll(filepath.Dir(socket), 0o755))
+
+	silent := func(t *testing.T) {
+		// The shim must not take the socket for an engine and exec docker
+		// (which would fail with "Cannot connect"); it goes to the slow
+		// path, which here stops at the missing QEMU, before any boot.
+		if lima.Ping(socket, time.Second) {
+			t.Fatal("Ping says a silent socket answers")
+		}
+		st := faultStatus(t, p)
+		if st["dockerAnswers"] != false || st["state"] != "Stopped" {
+			t.Errorf("status: dockerAnswers %v, state %v", st["dockerAnswers"], st["state"])
+		}
+		_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), noQEMUPath(t, p)))
+		wantFail(t, "docker ps", code, stderr, 127, "qemu-system-x86_64 is not on PATH")
+		if strings.Contains(stderr, "Cannot connect to the Docker daemon") {
+			t.Error("the shim exec'd docker against the stale socket")
+		}
+	}
+
+	t.Run("no listener", func(t *testing.T) {
+		l, err := net.Listen("unix", socket)
+		must(t, err)
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		l.Close()
+		must(t, os.Chmod(socket, 0o777))
+		silent(t)
+		os.Remove(socket)
+	})
+	t.Run("accepts and never replies", func(t *testing.T) {
+		l, err := net.Listen("unix", socket)
+		must(t, err)
+		defer l.Close()
+		must(t, os.Chmod(socket, 0o777))
+		go func() {
+			var held []net.Conn // keep every connection open and silent
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					for _, c := range held {
+						c.Close()
+					}
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		silent(t)
+	})
+}
+
+// Case 12: unknown subcommands and flags.
+func TestFaultUsageErrors(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"fu\"\n")
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"stauts"}, []string{`unknown command "stauts"; did you mean "status"?`, "hint: pixi-lima help lists the commands"}},
+		{[]string{"doctr"}, []string{`unknown command "doctr"; did you mean "doctor"?`}},
+		{[]string{"status", "--jsn"}, []string{"status: flag provided but not defined: -jsn", `did you mean "--json"?`, "hint: pixi-lima status --help"}},
+		{[]string{"delete", "--froce"}, []string{`did you mean "--force"?`}},
+		{[]string{"doctor", "extra"}, []string{`doctor: unexpected argument "extra"`}},
+	} {
+		_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), c.args...))
+		wantFail(t, strings.Join(c.args, " "), code, stderr, 2, c.want...)
+	}
+}
