@@ -111,6 +111,12 @@ func (m *Manager) Ensure(ctx context.Context) error {
 			return err
 		}
 	case inst.Status == store.StatusRunning:
+		// A boot whose starter died (a killed shim leaves limactl start
+		// running) is still under way: wait for it rather than restart it.
+		if m.booting() {
+			fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is still booting; waiting for it …\n", m.Config.Name)
+			m.waitBooted(ctx, bootWait)
+		}
 		// Lima says running but docker is silent: maybe dockerd is still
 		// starting; otherwise the forward or the guest is wedged.
 		if WaitPing(sock, socketGrace/2) {
@@ -267,6 +273,28 @@ func (m *Manager) lastEvent() (events.Event, bool) {
 		}
 	}
 	return last, last.Status.Running && last.Status.Degraded
+}
+
+// bootWait is how long we wait for a boot someone else started: Lima's own
+// start timeout.
+const bootWait = 10 * time.Minute
+
+// booting says whether the host agent runs but has not yet reported the
+// VM running (ha.stdout.log is recreated at every start).
+func (m *Manager) booting() bool {
+	ev, _ := m.lastEvent()
+	return !ev.Status.Running && !ev.Status.Exiting
+}
+
+// waitBooted polls the host agent's events until the boot ends either way.
+func (m *Manager) waitBooted(ctx context.Context, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for m.booting() && time.Now().Before(deadline) && ctx.Err() == nil {
+		if inst, err := m.Inspect(); err != nil || inst == nil || inst.Status != store.StatusRunning {
+			return
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // Degraded says whether the running instance's host agent last reported degraded.
