@@ -67,7 +67,9 @@ self_key=$( (go version; find . -path ./.pixi -prune -o \( -name '*.go' -o -name
   LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
 if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
   say "building pixi-lima"
-  go build -trimpath -o "$prefix/bin/pixi-lima.new" .
+  # Lima's packages inside pixi-lima check lima.yaml's minimumLimaVersion
+  # against their own version, which only -X sets (as for limactl).
+  go build -trimpath -ldflags "-X github.com/lima-vm/lima/pkg/version.Version=$lima_version" -o "$prefix/bin/pixi-lima.new" .
   mv -f "$prefix/bin/pixi-lima.new" "$prefix/bin/pixi-lima"
   stamp_set "$prefix/bin/pixi-lima" "$self_key"
 fi

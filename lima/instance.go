@@ -41,9 +41,9 @@ func NewManager(paths env.Paths, cfg Config, limactl Limactl, stderr io.Writer) 
 	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: stderr}
 }
 
-// setLimaVersion tells Lima's packages which Lima they are. limactl gets it
-// by -ldflags -X at build time; pixi-lima is a plain `go build`, and without
-// it pkg/store fails every lima.yaml that has minimumLimaVersion (Lima's own
+// setLimaVersion tells Lima's packages which Lima they are. limactl and
+// install.sh's pixi-lima get it by -ldflags -X; a plain `go build` (tests)
+// does not, and without it pkg/store fails every lima.yaml that has minimumLimaVersion (Lima's own
 // templates do) with "can't parse builtin Lima version", so Inspect never
 // sees Stopped or Running.
 func setLimaVersion() {

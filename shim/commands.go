@@ -202,7 +202,7 @@ the project's VM when needed and runs the real tool against it.
 Commands:
 `)
 	for _, c := range commandList() {
-		fmt.Fprintf(s.stdout, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(s.stdout, "  %-13s %s\n", c.name, c.summary)
 	}
 	return nil
 }

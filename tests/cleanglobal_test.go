@@ -43,7 +43,7 @@ func TestCleanGlobal(t *testing.T) {
 	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
 	for _, name := range []string{"a", "b"} {
 		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker",
-			"--set", fmt.Sprintf(`.images = [{"location": %q, "arch": "x86_64"}]`, img)))
+			"--set", localImage(img)))
 	}
 	for _, name := range []string{"a", "b"} {
 		mustExist(t, filepath.Join(limaHome, name, "lima.yaml"))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -140,7 +141,7 @@ func TestPixiActivationWithoutShim(t *testing.T) {
 	root := t.TempDir()
 	prefix := filepath.Join(root, ".pixi", "envs", "default")
 	must(t, os.MkdirAll(filepath.Join(prefix, "bin"), 0o755))
-	must(t, os.Symlink("/usr/local/bin/docker", filepath.Join(prefix, "bin", "docker")))
+	must(t, os.Symlink(realDocker(t), filepath.Join(prefix, "bin", "docker")))
 	must(t, os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"w\"\n"), 0o644))
 	script := filepath.Join(repoRoot(t), "env", "activate.sh")
 	for _, shell := range []string{"bash", "dash"} {
@@ -179,7 +180,7 @@ func TestPixiTasks(t *testing.T) {
 	// The environment pixi would install: the real docker and Compose.
 	prefix := filepath.Join(p.Root, ".pixi", "envs", "default")
 	must(t, os.MkdirAll(filepath.Join(prefix, "bin"), 0o755))
-	must(t, os.Symlink("/usr/local/bin/docker", filepath.Join(prefix, "bin", "docker")))
+	must(t, os.Symlink(realDocker(t), filepath.Join(prefix, "bin", "docker")))
 	must(t, os.Symlink(filepath.Join(s.Tools, "docker-compose"), filepath.Join(prefix, "bin", "docker-compose")))
 	hello := filepath.Join(p.Root, "hello")
 	must(t, os.MkdirAll(hello, 0o755))
@@ -248,7 +249,7 @@ services:
 	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", s.UID, s.GID), img))
 	instance := "pixi-lima-docker"
 	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+instance, "template://docker",
-		"--set", fmt.Sprintf(`.images = [{"location": %q, "arch": "x86_64"}]`, img)))
+		"--set", localImage(img)))
 	sock := filepath.Join(p.Root, ".pixi", "lima", instance, "sock", "docker.sock")
 	p.MustRun(t, p.Command("mkdir", "-p", filepath.Dir(sock)))
 	stopDockerd := startDockerd(t, s, sock)
@@ -316,6 +317,24 @@ func taskCommand(p *Project, environ []string, line string) *exec.Cmd {
 	cmd := p.Command("bash", "-c", `. "$PIXI_PROJECT_ROOT/env/activate.sh" && `+line)
 	cmd.Env = environ
 	return cmd
+}
+
+// realDocker is the docker CLI of this machine, standing in for the one
+// pixi would install into the environment.
+func realDocker(t testing.TB) string {
+	t.Helper()
+	path, err := exec.LookPath("docker")
+	if err != nil {
+		t.Skip("the docker CLI is not installed")
+	}
+	return path
+}
+
+// localImage is the --set expression that makes limactl create use a local
+// disk image instead of downloading one (there is no internet here).
+func localImage(path string) string {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	return fmt.Sprintf(`.images = [{"location": %q, "arch": %q}]`, path, arch)
 }
 
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
