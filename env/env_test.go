@@ -59,6 +59,19 @@ func installShim(t *testing.T, root string) string {
 	return link
 }
 
+// wantRoot checks that FindRoot(exe, getenv, cwd) is want; why names the
+// rule that should decide.
+func wantRoot(t *testing.T, exe string, getenv func(string) string, cwd, want, why string) {
+	t.Helper()
+	got, err := FindRoot(exe, getenv, cwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("FindRoot(%q, cwd %s) = %s, want %s (%s)", exe, cwd, got, want, why)
+	}
+}
+
 func TestFindRootExecutableWinsOverCwdAndVariable(t *testing.T) {
 	base := tempDir(t)
 	mine := workspace(t, filepath.Join(base, "mine"))
@@ -66,13 +79,7 @@ func TestFindRootExecutableWinsOverCwdAndVariable(t *testing.T) {
 	exe := installShim(t, mine)
 	// The call comes from inside another repo, which pixi also names: the
 	// shim in mine/.pixi/bin must still act on mine.
-	got, err := FindRoot(exe, envOf(map[string]string{"PIXI_PROJECT_ROOT": other}), filepath.Join(other))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != mine {
-		t.Errorf("FindRoot = %s, want %s (the repo holding the executable)", got, mine)
-	}
+	wantRoot(t, exe, envOf(map[string]string{"PIXI_PROJECT_ROOT": other}), other, mine, "the repo holding the executable")
 }
 
 func TestFindRootExecutableInDotPixiWithoutManifestIsIgnored(t *testing.T) {
@@ -80,32 +87,20 @@ func TestFindRootExecutableInDotPixiWithoutManifestIsIgnored(t *testing.T) {
 	// A .pixi directory whose parent is no workspace: fall back to the cwd.
 	exe := installShim(t, filepath.Join(base, "stray"))
 	cwd := workspace(t, filepath.Join(base, "repo"))
-	got, err := FindRoot(exe, noEnv, cwd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != cwd {
-		t.Errorf("FindRoot = %s, want %s", got, cwd)
-	}
+	wantRoot(t, exe, noEnv, cwd, cwd, "the cwd's workspace")
 }
 
 func TestFindRootProjectRootVariable(t *testing.T) {
 	base := tempDir(t)
 	pixiRoot := workspace(t, filepath.Join(base, "a"))
 	cwdRoot := workspace(t, filepath.Join(base, "b"))
-	got, err := FindRoot("/usr/bin/true", envOf(map[string]string{"PIXI_PROJECT_ROOT": pixiRoot}), cwdRoot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != pixiRoot {
-		t.Errorf("FindRoot = %s, want PIXI_PROJECT_ROOT %s", got, pixiRoot)
-	}
+	wantRoot(t, "/usr/bin/true", envOf(map[string]string{"PIXI_PROJECT_ROOT": pixiRoot}), cwdRoot, pixiRoot, "PIXI_PROJECT_ROOT")
 
 	empty := filepath.Join(base, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = FindRoot("", envOf(map[string]string{"PIXI_PROJECT_ROOT": empty}), cwdRoot)
+	_, err := FindRoot("", envOf(map[string]string{"PIXI_PROJECT_ROOT": empty}), cwdRoot)
 	if !errors.Is(err, ErrNoProject) || !strings.Contains(err.Error(), "PIXI_PROJECT_ROOT="+empty) || !strings.Contains(err.Error(), Manifest) {
 		t.Errorf("PIXI_PROJECT_ROOT without %s: err = %v, want one naming the variable and the manifest", Manifest, err)
 	}
@@ -117,18 +112,10 @@ func TestFindRootWalksUp(t *testing.T) {
 	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	got, err := FindRoot("", noEnv, deep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != root {
-		t.Errorf("FindRoot from %s = %s, want %s", deep, got, root)
-	}
+	wantRoot(t, "", noEnv, deep, root, "the workspace above the cwd")
 	// The nearest workspace wins: a nested one shadows the outer.
 	inner := workspace(t, filepath.Join(root, "src", "pkg"))
-	if got, _ := FindRoot("", noEnv, deep); got != inner {
-		t.Errorf("FindRoot with a nested workspace = %s, want %s", got, inner)
-	}
+	wantRoot(t, "", noEnv, deep, inner, "the nested workspace")
 }
 
 func TestFindRootResolvesSymlinks(t *testing.T) {

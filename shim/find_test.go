@@ -29,13 +29,20 @@ func newFindFixture(t *testing.T) *findFixture {
 	return f
 }
 
-// file writes an executable (or not, by mode) at rel and returns its path.
-func (f *findFixture) file(rel string, mode os.FileMode) string {
+// at is the path of rel in the fixture, with its directory made.
+func (f *findFixture) at(rel string) string {
 	f.t.Helper()
 	path := filepath.Join(f.base, rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		f.t.Fatal(err)
 	}
+	return path
+}
+
+// file writes an executable (or not, by mode) at rel and returns its path.
+func (f *findFixture) file(rel string, mode os.FileMode) string {
+	f.t.Helper()
+	path := f.at(rel)
 	if err := os.WriteFile(path, []byte("#!/bin/sh\necho "+rel+"\n"), mode); err != nil {
 		f.t.Fatal(err)
 	}
@@ -44,10 +51,7 @@ func (f *findFixture) file(rel string, mode os.FileMode) string {
 
 func (f *findFixture) symlink(target, rel string) string {
 	f.t.Helper()
-	path := filepath.Join(f.base, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		f.t.Fatal(err)
-	}
+	path := f.at(rel)
 	if err := os.Symlink(target, path); err != nil {
 		f.t.Fatal(err)
 	}
@@ -56,10 +60,7 @@ func (f *findFixture) symlink(target, rel string) string {
 
 func (f *findFixture) hardlink(target, rel string) string {
 	f.t.Helper()
-	path := filepath.Join(f.base, rel)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		f.t.Fatal(err)
-	}
+	path := f.at(rel)
 	if err := os.Link(filepath.Join(f.base, target), path); err != nil {
 		f.t.Fatal(err)
 	}

@@ -37,9 +37,7 @@ func TestCleanGlobal(t *testing.T) {
 
 	// Two real instances in $HOME/.lima. A local qcow2 stands in for the
 	// image Lima would download (no internet here).
-	img := filepath.Join(p.Root, "img.qcow2")
-	run(t, exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M"))
-	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", s.UID, s.GID), img))
+	img := qcowImage(t, p)
 	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
 	for _, name := range []string{"a", "b"} {
 		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker",

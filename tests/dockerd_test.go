@@ -3,16 +3,11 @@ package tests
 import (
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // The pass-through against a real engine: Debian's dockerd, started as root
@@ -21,81 +16,14 @@ import (
 // test user with the real docker CLI and the real Compose v2. The shim's
 // fast path (the engine answers) is what runs here; no VM is involved.
 
-// startProjectDockerd runs dockerd on the instance's socket path until the
-// test ends. Its state lives in directories of its own (named by our pid:
-// other engines may run on this machine), removed at the end.
-func startProjectDockerd(t *testing.T, p *Project, instance string) string {
-	t.Helper()
-	id := strconv.Itoa(os.Getpid())
-	dockerdData := "/var/lib/pl-dockerd-test-" + id
-	dockerdExec := "/run/pl-dockerd-test-" + id
-	dockerdPidfile := "/run/pl-dockerd-test-" + id + ".pid"
-	if _, err := exec.LookPath("dockerd"); err != nil {
-		t.Fatal("dockerd is not installed (tests/setup.sh installs docker.io)")
-	}
-	sock := env.NewPaths(p.Root).DockerSocket(instance)
-	must(t, os.MkdirAll(filepath.Dir(sock), 0o755))
-	run(t, exec.Command("chown", "-R", strconv.Itoa(p.s.UID)+":"+strconv.Itoa(p.s.GID), filepath.Join(p.Root, ".pixi", "lima")))
-	group, err := user.LookupGroupId(strconv.Itoa(p.s.GID))
-	must(t, err)
-	logPath := filepath.Join(t.TempDir(), "dockerd.log")
-	logFile, err := os.Create(logPath)
-	must(t, err)
-	// No default bridge and no iptables: this engine must not touch the
-	// host's networking, which other engines on the machine may use.
-	cmd := exec.Command("dockerd", "-H", "unix://"+sock, "--group", group.Name,
-		"--data-root", dockerdData, "--exec-root", dockerdExec, "--pidfile", dockerdPidfile,
-		"--bridge=none", "--iptables=false", "--ip6tables=false")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, cmd.Start())
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-		if t.Failed() {
-			if log, err := os.ReadFile(logPath); err == nil {
-				t.Logf("dockerd log:\n%s", tailLines(string(log), 40))
-			}
-		}
-		os.RemoveAll(dockerdData)
-		os.RemoveAll(dockerdExec)
-		os.Remove(dockerdPidfile)
-	})
-	for !lima.Ping(sock, time.Second) {
-		select {
-		case <-exited:
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("dockerd exited:\n%s", tailLines(string(log), 40))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return sock
-}
-
-// tailLines is the last n lines of s.
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 func TestDockerd(t *testing.T) {
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
 		t.Skip("starting dockerd needs root")
 	}
 	p := newProject(t, s, "[workspace]\nname = \"dk\"\n")
-	sock := startProjectDockerd(t, p, "dk-docker")
+	sock := env.NewPaths(p.Root).DockerSocket("dk-docker")
+	startDockerd(t, p, sock)
 	docker := func(args ...string) *exec.Cmd { return p.Command(p.Bin("docker"), args...) }
 
 	// The user's own engine selection is in the environment on every call

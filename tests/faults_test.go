@@ -12,7 +12,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -56,31 +55,13 @@ func noQEMUPath(t *testing.T, p *Project) string {
 	return "PATH=" + strings.Join([]string{filepath.Join(p.Root, ".pixi", "bin"), p.s.Tools, dir}, ":")
 }
 
-// faultImage writes a small qcow2 image in the project for `image = …`.
-func faultImage(t *testing.T, p *Project) string {
-	t.Helper()
-	img := filepath.Join(p.Root, "img.qcow2")
-	run(t, exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M"))
-	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", p.s.UID, p.s.GID), img))
-	return img
-}
-
 // faultInstance creates the project's instance with the real limactl,
 // without booting it, and returns its directory.
 func faultInstance(t *testing.T, p *Project, name string) string {
 	t.Helper()
-	img := faultImage(t, p)
-	expr := fmt.Sprintf(`.cpus = 1 | .memory = "1GiB" | .disk = "4GiB" | .mounts = [] | .images = [{"location": %q, "arch": "x86_64"}]`, img)
+	expr := `.cpus = 1 | .memory = "1GiB" | .disk = "4GiB" | .mounts = [] | ` + localImage(qcowImage(t, p))
 	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+name, "template://docker", "--set", expr))
 	return filepath.Join(p.Root, ".pixi", "lima", name)
-}
-
-// faultStatus runs `pixi-lima status --json`.
-func faultStatus(t *testing.T, p *Project) map[string]any {
-	t.Helper()
-	var st map[string]any
-	must(t, json.Unmarshal([]byte(p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))), &st))
-	return st
 }
 
 // inodeOf identifies a file, to prove a disk was kept and not recreated.
@@ -104,41 +85,6 @@ func wantFail(t *testing.T, what string, code int, stderr string, wantCode int, 
 	}
 }
 
-// faultDockerd runs a real dockerd (as root) on socket, readable by the
-// test user's group, with label so a test can tell engines apart.
-func faultDockerd(t *testing.T, p *Project, socket, label string) {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "plk")
-	must(t, err)
-	must(t, os.MkdirAll(filepath.Dir(socket), 0o755))
-	cmd := exec.Command("/usr/sbin/dockerd",
-		"--data-root", filepath.Join(dir, "d"), "--exec-root", filepath.Join(dir, "x"), "--pidfile", filepath.Join(dir, "pid"),
-		"-H", "unix://"+socket, "--group", p.s.User, "--label", label,
-		"--iptables=false", "--ip6tables=false", "--bridge=none")
-	logf, err := os.Create(filepath.Join(dir, "log"))
-	must(t, err)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		os.RemoveAll(dir)
-	})
-	// Wait for the engine: this is readiness, not a timing assertion.
-	if !lima.WaitPing(socket, 90*time.Second) {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		t.Fatalf("dockerd on %s did not answer:\n%s", socket, log)
-	}
-}
-
 // Case 3: a host crash leaves ha.pid and sockets behind.
 func TestFaultStaleHostAgentState(t *testing.T) {
 	s := requireSetup(t)
@@ -149,7 +95,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 	// 3a: ha.pid names a process that no longer exists. Lima itself
 	// treats the instance as Stopped and removes the stale pid file.
 	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("999999\n"), 0o644))
-	if st := faultStatus(t, p); st["state"] != "Stopped" {
+	if st := statusMap(t, p); st["state"] != "Stopped" {
 		t.Errorf("dead ha.pid: state %v, want Stopped", st["state"])
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ha.pid")); !os.IsNotExist(err) {
@@ -164,7 +110,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
 	must(t, os.Lchown(filepath.Join(dir, "ha.sock"), s.UID, s.GID)) // as the host agent left it
-	st := faultStatus(t, p)
+	st := statusMap(t, p)
 	if st["state"] != "Broken" {
 		t.Fatalf("stale ha.pid and ha.sock: state %v, want Broken", st["state"])
 	}
@@ -184,7 +130,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pixi-lima stop on a Broken VM: exit %d\n%s", code, stderr)
 	}
-	if st := faultStatus(t, p); st["state"] != "Stopped" {
+	if st := statusMap(t, p); st["state"] != "Stopped" {
 		t.Errorf("after stop: state %v, want Stopped", st["state"])
 	}
 	for _, f := range []string{"ha.pid", "ha.sock"} {
@@ -268,7 +214,7 @@ func TestFaultBadSettings(t *testing.T) {
 func TestFaultMissingTools(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f6\"\n\n[tool.pixi-lima]\nimage = \"img.qcow2\"\n")
-	faultImage(t, p)
+	qcowImage(t, p)
 	onlyShims := "PATH=" + filepath.Join(p.Root, ".pixi", "bin") + ":/nonexistent"
 
 	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), onlyShims))
@@ -287,7 +233,7 @@ func TestFaultMissingTools(t *testing.T) {
 	if strings.Contains(stderr, "starting VM") {
 		t.Error("limactl start ran although QEMU is missing")
 	}
-	if st := faultStatus(t, p); st["state"] != "Stopped" {
+	if st := statusMap(t, p); st["state"] != "Stopped" {
 		t.Errorf("after the failed init: state %v, want the created instance Stopped", st["state"])
 	}
 	stdout, _, _ := p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "doctor"), noQEMUPath(t, p)))
@@ -333,7 +279,7 @@ func TestFaultDeleteRefusesWithoutTerminal(t *testing.T) {
 	p := newProject(t, s, "[workspace]\nname = \"f8\"\n")
 	dir := faultInstance(t, p, "f8-docker")
 	socket := filepath.Join(dir, "sock", "docker.sock")
-	faultDockerd(t, p, socket, "repo=f8")
+	startDockerd(t, p, socket, "repo=f8")
 	p.MustRun(t, p.Command(p.Bin("docker"), "volume", "create", "pgdata"))
 	mount := strings.TrimSpace(p.MustRun(t, p.Command(p.Bin("docker"), "volume", "inspect", "-f", "{{.Mountpoint}}", "pgdata")))
 	must(t, os.WriteFile(filepath.Join(mount, "important"), []byte("data"), 0o644))
@@ -376,7 +322,7 @@ func TestFaultDiskFullDuringInit(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(limaHome, "f9-docker")); !os.IsNotExist(err) {
 		t.Errorf("a half-created instance is left: %v", err)
 	}
-	if st := faultStatus(t, p); st["state"] != "Missing" {
+	if st := statusMap(t, p); st["state"] != "Missing" {
 		t.Errorf("after the failed init: state %v, want Missing", st["state"])
 	}
 
@@ -385,7 +331,7 @@ func TestFaultDiskFullDuringInit(t *testing.T) {
 	run(t, exec.Command("mount", "-o", "remount,size=200m", limaHome))
 	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), path))
 	wantFail(t, "init with room", code, stderr, 127, "creating VM \"f9-docker\"", "done in", "qemu-system-x86_64 is not on PATH")
-	if st := faultStatus(t, p); st["state"] != "Stopped" {
+	if st := statusMap(t, p); st["state"] != "Stopped" {
 		t.Errorf("after the second init: state %v, want Stopped", st["state"])
 	}
 }
@@ -397,8 +343,8 @@ func TestFaultTwoReposOneShell(t *testing.T) {
 	b := newProject(t, s, "[workspace]\nname = \"fb\"\n")
 	sockA := filepath.Join(a.Root, ".pixi", "lima", "fa-docker", "sock", "docker.sock")
 	sockB := filepath.Join(b.Root, ".pixi", "lima", "fb-docker", "sock", "docker.sock")
-	faultDockerd(t, a, sockA, "repo=fa")
-	faultDockerd(t, b, sockB, "repo=fb")
+	startDockerd(t, a, sockA, "repo=fa")
+	startDockerd(t, b, sockB, "repo=fb")
 	// One shell: A's environment and cwd, A's shims first on PATH, and the
 	// user's own DOCKER_HOST pointing at A. Each repo's shim, called by its
 	// path, must act on its own repo.
@@ -431,7 +377,7 @@ func TestFaultStaleDockerSocket(t *testing.T) {
 		if lima.Ping(socket, time.Second) {
 			t.Fatal("Ping says a silent socket answers")
 		}
-		st := faultStatus(t, p)
+		st := statusMap(t, p)
 		if st["dockerAnswers"] != false || st["state"] != "Stopped" {
 			t.Errorf("status: dockerAnswers %v, state %v", st["dockerAnswers"], st["state"])
 		}

@@ -7,14 +7,20 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // Setup is what tests/setup.sh prepared, passed in PIXI_LIMA_TEST_* variables.
@@ -168,4 +174,111 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// statusMap runs `pixi-lima status --json` and decodes it.
+func statusMap(t testing.TB, p *Project) map[string]any {
+	t.Helper()
+	out := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
+	}
+	return st
+}
+
+// qcowImage writes a small qcow2 image in the project, owned by the test
+// user, to stand in for the image Lima would download (no internet here).
+func qcowImage(t testing.TB, p *Project) string {
+	t.Helper()
+	img := filepath.Join(p.Root, "img.qcow2")
+	run(t, exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M"))
+	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", p.s.UID, p.s.GID), img))
+	return img
+}
+
+// localImage is the --set expression that makes limactl create use a local
+// disk image instead of downloading one.
+func localImage(path string) string {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
+	return fmt.Sprintf(`.images = [{"location": %q, "arch": %q}]`, path, arch)
+}
+
+// startDockerd runs Debian's dockerd as root listening on socket, usable by
+// the test user's group, with labels so a test can tell engines apart. Its
+// state lives in a short directory of its own (containerd's sockets go
+// under the exec root), and it never touches the host's networking, which
+// other engines on this machine may use. It returns once the engine
+// answers GET /_ping; it is stopped and its state removed when the test
+// ends, or earlier by the returned stop, which may be called more than once.
+func startDockerd(t testing.TB, p *Project, socket string, labels ...string) (stop func()) {
+	t.Helper()
+	const dockerd = "/usr/sbin/dockerd"
+	if _, err := os.Stat(dockerd); err != nil {
+		t.Fatal("dockerd is not installed (tests/setup.sh installs docker.io)")
+	}
+	dir, err := os.MkdirTemp("/tmp", "pld")
+	must(t, err)
+	// The socket's directory is the test user's, as Lima would make it.
+	p.MustRun(t, p.Command("mkdir", "-p", filepath.Dir(socket)))
+	args := []string{"-H", "unix://" + socket, "--group", p.s.User,
+		"--data-root", filepath.Join(dir, "d"), "--exec-root", filepath.Join(dir, "x"), "--pidfile", filepath.Join(dir, "pid"),
+		"--iptables=false", "--ip6tables=false", "--bridge=none"}
+	for _, l := range labels {
+		args = append(args, "--label", l)
+	}
+	logPath := filepath.Join(dir, "log")
+	logf, err := os.Create(logPath)
+	must(t, err)
+	cmd := exec.Command(dockerd, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			logf.Close()
+			if t.Failed() {
+				if log, err := os.ReadFile(logPath); err == nil {
+					t.Logf("dockerd on %s, its log:\n%s", socket, tailLines(string(log), 40))
+				}
+			}
+			os.RemoveAll(dir)
+		})
+	}
+	t.Cleanup(stop)
+	// Readiness, not timing: the bound only keeps a hung engine from
+	// hanging the test. On failure, stop logs the engine's log.
+	for deadline := time.Now().Add(90 * time.Second); !lima.Ping(socket, 2*time.Second); {
+		select {
+		case <-exited:
+			t.Fatalf("dockerd on %s exited before it answered", socket)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dockerd on %s did not answer", socket)
+		}
+	}
+	return stop
+}
+
+// tailLines is the last n lines of s.
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -40,17 +40,6 @@ func tinyImage(t *testing.T, p *Project) string {
 	return img
 }
 
-// statusJSON runs `pixi-lima status --json` and decodes it.
-func limaStatus(t *testing.T, p *Project) map[string]any {
-	t.Helper()
-	out := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
-	var st map[string]any
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
-	}
-	return st
-}
-
 // TestLimactlCreateStatusDelete: an instance the real limactl creates with
 // pixi-lima's own create expression is the instance pixi-lima's status,
 // limactl-local and delete see, all inside the project's .pixi.
@@ -105,7 +94,7 @@ func TestLimactlCreateStatusDelete(t *testing.T) {
 	}
 
 	// status, through Lima's pkg/store, without limactl.
-	st := limaStatus(t, p)
+	st := statusMap(t, p)
 	for key, want := range map[string]any{
 		"instance": "lt-docker", "state": "Stopped", "dir": paths.InstanceDir("lt-docker"),
 		"cpus": 1.0, "memoryBytes": float64(1 << 30), "diskBytes": float64(3 << 30),
@@ -153,7 +142,7 @@ func TestLimactlCreateStatusDelete(t *testing.T) {
 	if out := p.MustRun(t, p.Command(p.Bin("limactl-local"), "list", "--quiet")); out != "" {
 		t.Errorf("limactl-local list after delete: %q", out)
 	}
-	if st := limaStatus(t, p); st["state"] != "Missing" {
+	if st := statusMap(t, p); st["state"] != "Missing" {
 		t.Errorf("status after delete: %v, want Missing", st["state"])
 	}
 	log, _ := os.ReadFile(paths.LogFile("lt-docker"))
@@ -199,7 +188,7 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 	if _, err := os.Stat(paths.InstanceDir("lt-docker")); !os.IsNotExist(err) {
 		t.Errorf("a half-made instance was left behind: %v", err)
 	}
-	if st := limaStatus(t, p); st["state"] != "Missing" {
+	if st := statusMap(t, p); st["state"] != "Missing" {
 		t.Errorf("status after the failed create: %v, want Missing", st["state"])
 	}
 	// The lock was released when init ended.

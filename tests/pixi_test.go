@@ -5,11 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -244,16 +242,11 @@ services:
 
 	// The project's instance, created by the real limactl (never booted),
 	// and a real dockerd answering on the socket Lima would forward.
-	img := filepath.Join(p.Root, "img.qcow2")
-	run(t, exec.Command("qemu-img", "create", "-q", "-f", "qcow2", img, "64M"))
-	run(t, exec.Command("chown", fmt.Sprintf("%d:%d", s.UID, s.GID), img))
 	instance := "pixi-lima-docker"
 	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+instance, "template://docker",
-		"--set", localImage(img)))
+		"--set", localImage(qcowImage(t, p))))
 	sock := filepath.Join(p.Root, ".pixi", "lima", instance, "sock", "docker.sock")
-	p.MustRun(t, p.Command("mkdir", "-p", filepath.Dir(sock)))
-	stopDockerd := startDockerd(t, s, sock)
-	defer stopDockerd()
+	stopDockerd := startDockerd(t, p, sock)
 
 	// container-status and container-init see the engine without booting anything.
 	if out := mustTask("container-status"); !strings.Contains(out, "instance:  "+instance) || !strings.Contains(out, "state:     Stopped") {
@@ -330,57 +323,4 @@ func realDocker(t testing.TB) string {
 	return path
 }
 
-// localImage is the --set expression that makes limactl create use a local
-// disk image instead of downloading one (there is no internet here).
-func localImage(path string) string {
-	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	return fmt.Sprintf(`.images = [{"location": %q, "arch": %q}]`, path, arch)
-}
-
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// startDockerd starts a root dockerd of our own (data, exec root, pidfile
-// and socket all private) whose socket the test user may use. The returned
-// stop is idempotent.
-func startDockerd(t *testing.T, s Setup, sock string) func() {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "pld")
-	must(t, err)
-	cmd := exec.Command("dockerd", "--host=unix://"+sock, "--group="+s.User,
-		"--data-root="+filepath.Join(dir, "data"), "--exec-root="+filepath.Join(dir, "x"),
-		"--pidfile="+filepath.Join(dir, "pid"), "--bridge=none", "--iptables=false", "--ip6tables=false",
-		"--storage-driver=vfs")
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	must(t, err)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		os.RemoveAll(dir)
-	}
-	t.Cleanup(stop)
-	// Wait for the engine, as the shim would: an answer to GET /_ping.
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if exec.Command("docker", "-H", "unix://"+sock, "version").Run() == nil {
-			return stop
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
-			t.Fatalf("dockerd did not answer on %s:\n%s", sock, log)
-		}
-	}
-}

@@ -58,7 +58,7 @@ copyToHost:
 			// Leave no VM running behind a failed test, and show why.
 			for _, log := range []string{"ha.stderr.log", "serial.log"} {
 				if b, err := os.ReadFile(filepath.Join(instDir, log)); err == nil {
-					t.Logf("%s (tail):\n%s", log, tail(string(b), 30))
+					t.Logf("%s (tail):\n%s", log, tailLines(string(b), 30))
 				}
 			}
 			p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
@@ -322,12 +322,4 @@ func writeFileMode(t *testing.T, p *Project, rel, content string, mode os.FileMo
 	must(t, os.WriteFile(path, []byte(content), mode))
 	must(t, os.Chown(filepath.Dir(path), p.s.UID, p.s.GID))
 	must(t, os.Chown(path, p.s.UID, p.s.GID))
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
