@@ -23,7 +23,7 @@ fi
 
 # 1. Debian packages.
 packages=(qemu-system-x86 qemu-utils debootstrap docker.io busybox-static e2fsprogs
-  iptables hyperfine shellcheck time procps)
+  iptables hyperfine shellcheck time procps rsync git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,6 +39,15 @@ id "$user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$user"
 mkdir -p "$cache"
 chmod 755 "$cache"
 install -d -o "$user" -g "$user" "$cache/user-go" "$cache/golden"
+
+# The guest image (step 6) waits mostly on Debian's mirror and disk, the Go
+# builds on the CPU: start it now and collect it at the end.
+image_log=$(mktemp)
+image_pid=
+if [[ "${1:-}" != --no-image ]]; then
+  "$here/e2e/guest/build-image.sh" "$cache" >"$image_log" &
+  image_pid=$!
+fi
 
 # Go for the test user: its own module and build caches, outside any HOME.
 as_user() {
@@ -85,9 +94,14 @@ as_user "$src/install.sh" "$golden" >&2
 # 6. The offline guest image for the end-to-end tests (--no-image skips it,
 # and with it the tests that boot a VM).
 template=
-if [[ "${1:-}" != --no-image ]]; then
-  template=$("$here/e2e/guest/build-image.sh" "$cache" | tail -n 1)
+if [[ -n "$image_pid" ]]; then
+  if ! wait "$image_pid"; then
+    say "building the guest image failed"
+    exit 1
+  fi
+  template=$(tail -n 1 "$image_log")
 fi
+rm -f "$image_log"
 
 cat <<OUT
 export PIXI_LIMA_TEST_USER=$user
