@@ -31,6 +31,9 @@ type Manager struct {
 	Config  Config
 	Limactl Limactl
 	Stderr  io.Writer
+	// SoftwareEmulation: KVM is not usable, QEMU emulates the CPU (see
+	// TCGFallback). Starts are said to be slow, with the fix.
+	SoftwareEmulation bool
 }
 
 // NewManager prepares pkg/store, which reads LIMA_HOME from our own
@@ -224,6 +227,9 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 		}
 	}
 	stage := fmt.Sprintf("starting VM %q", m.Config.Name)
+	if m.SoftwareEmulation {
+		fmt.Fprintln(m.Stderr, "pixi-lima: /dev/kvm is not usable, so QEMU emulates the CPU (TCG): a start takes minutes, not seconds (fix: give your user access to /dev/kvm, e.g. sudo usermod -aG kvm $USER)")
+	}
 	err := m.Limactl.Run(ctx, stage, args...)
 	if ev, degraded := m.lastEvent(); err != nil && degraded {
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q started degraded (%s); restarting it once to recover\n",

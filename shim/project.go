@@ -74,9 +74,14 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	overrides := env.LimaOverrides(p.paths, runtime.GOOS)
+	tcgKey, tcgValue, tcg := lima.TCGFallback(p.config.VMType, s.getenv)
+	if tcg {
+		overrides.Set[tcgKey] = tcgValue
+	}
 	l := lima.Limactl{
 		Path:   path,
-		Env:    env.Build(s.environ, env.LimaOverrides(p.paths, runtime.GOOS)),
+		Env:    env.Build(s.environ, overrides),
 		Stderr: s.stderr,
 		TTY:    isTerminal(s.stderr),
 		Log:    p.paths.LogFile(p.config.Name),
@@ -84,7 +89,9 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 	if s.getenv("LIMACTL") != "" {
 		s.warnVersion(l)
 	}
-	return lima.NewManager(p.paths, p.config, l, s.stderr), nil
+	m := lima.NewManager(p.paths, p.config, l, s.stderr)
+	m.SoftwareEmulation = tcg
+	return m, nil
 }
 
 // warnVersion says when a limactl chosen by LIMACTL is not the pinned one:

@@ -35,6 +35,10 @@ if [ -f "$out/guest.yaml" ]; then
 fi
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot)"
+
+# From here on, everything that tools print goes to stderr; fd 3 is the real
+# stdout, used only for the final path.
+exec 3>&1 1>&2
 for c in debootstrap mkfs.ext4 qemu-img chroot sha256sum; do
 	command -v "$c" >/dev/null 2>&1 || die "missing command: $c"
 done
@@ -281,8 +285,11 @@ cat >"$rootfs/etc/docker/daemon.json" <<'EOF'
 EOF
 
 # --- initramfs: must mount an ext4 root by LABEL from virtio-blk -------------
-kver=$(basename "$(ls -d "$rootfs"/lib/modules/* | sort -V | tail -n1)")
-[ -n "$kver" ] || die "no kernel modules in rootfs"
+kmods=("$rootfs"/lib/modules/*)
+if [ "${#kmods[@]}" != 1 ] || [ ! -d "${kmods[0]}" ]; then
+	die "expected exactly one kernel in rootfs: ${kmods[*]}"
+fi
+kver=$(basename "${kmods[0]}")
 log "kernel $kver: regenerating initramfs"
 mount -t proc proc "$rootfs/proc"
 mount -t sysfs sysfs "$rootfs/sys"
@@ -308,7 +315,7 @@ rm -f "$rootfs/var/cache/debconf/"*-old "$rootfs/var/lib/dpkg/"*-old
 # --- root filesystem image ---------------------------------------------------
 log "creating ext4 image ($raw_size sparse, label $label)"
 truncate -s "$raw_size" "$work/disk.raw"
-mkfs.ext4 -q -F -L "$label" -d "$rootfs" "$work/disk.raw" >&2
+mkfs.ext4 -q -F -L "$label" -d "$rootfs" "$work/disk.raw"
 qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
 rm -f "$work/disk.raw"
 rm -rf "$rootfs"
@@ -330,4 +337,4 @@ if ! mv -T "$work" "$out" 2>/dev/null; then
 fi
 trap - EXIT
 log "built in $(($(date +%s) - start))s: $out"
-echo "$out/guest.yaml"
+echo "$out/guest.yaml" >&3
