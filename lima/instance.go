@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -220,10 +221,15 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err := CheckQEMUSystem(m.Config.VMType, os.Getenv); err != nil {
 		return err
 	}
-	args := []string{"--tty=false", "start", m.Config.Name}
+	restart := []string{"--tty=false", "start", m.Config.Name}
+	if m.SoftwareEmulation {
+		// Lima's 10 minutes are too few for an emulated boot on a busy host.
+		restart = append(restart, "--timeout="+bootWait.String())
+	}
+	args := restart
 	if inst != nil {
 		if expr := m.ResizeExpression(inst); expr != "" {
-			args = append(args, "--set", expr)
+			args = append(slices.Clip(restart), "--set", expr)
 		}
 	}
 	stage := fmt.Sprintf("starting VM %q", m.Config.Name)
@@ -237,7 +243,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 		if err := m.Limactl.Run(ctx, "stopping VM", "--tty=false", "stop", m.Config.Name); err != nil {
 			return err
 		}
-		err = m.Limactl.Run(ctx, stage, "--tty=false", "start", m.Config.Name)
+		err = m.Limactl.Run(ctx, stage, restart...)
 		if ev, degraded := m.lastEvent(); err != nil && degraded && WaitPing(m.Socket(), socketGrace) {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: VM %q is degraded (%s): docker works, but ports published by containers may not reach the host. To fix: pixi-lima restart\n",
 				m.Config.Name, strings.Join(ev.Status.Errors, "; "))
@@ -281,9 +287,10 @@ func (m *Manager) lastEvent() (events.Event, bool) {
 	return last, last.Status.Running && last.Status.Degraded
 }
 
-// bootWait is how long we wait for a boot someone else started: Lima's own
-// start timeout.
-const bootWait = 10 * time.Minute
+// bootWait is how long a boot may take: the timeout we give limactl start
+// under software emulation, and how long we wait for a boot someone else
+// started.
+const bootWait = 30 * time.Minute
 
 // booting says whether the host agent runs but has not yet reported the
 // VM running (ha.stdout.log is recreated at every start).

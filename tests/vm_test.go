@@ -122,6 +122,10 @@ services:
 volumes:
   keep: {}
 `)
+		// The bind mount's source exists, as in a checked-out project: a
+		// missing one would make dockerd mkdir and chown it, and QEMU's 9p
+		// share (Lima's default on Linux) refuses chown.
+		writeFile(t, p, "data/.keep", "")
 		for _, form := range [][]string{
 			{p.Bin("docker-compose"), "run", "--rm", "-e", "MSG=standalone", "writer"},
 			{docker, "compose", "run", "--rm", "-e", "MSG=plugin", "writer"},
@@ -168,7 +172,7 @@ volumes:
 			if codes[i] != 0 {
 				t.Errorf("%v: exit %d\n%s", argvs[i], codes[i], stderr)
 			}
-			said += strings.Count(stderr, "pixi-lima: starting VM")
+			said += strings.Count(stderr, `pixi-lima: starting VM "`+instance+`" …`)
 		}
 		if started := countStarts(t, p, instance) - before; said != 1 || started != 1 {
 			t.Errorf("%d calls said they start the VM, %d limactl starts logged; want exactly 1", said, started)
