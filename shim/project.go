@@ -74,14 +74,10 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	overrides := env.LimaOverrides(p.paths, runtime.GOOS)
-	tcgKey, tcgValue, tcg := lima.TCGFallback(p.config.VMType, s.getenv)
-	if tcg {
-		overrides.Set[tcgKey] = tcgValue
-	}
+	limaEnv, tcg := s.limaEnv(p)
 	l := lima.Limactl{
 		Path:   path,
-		Env:    env.Build(s.environ, overrides),
+		Env:    limaEnv,
 		Stderr: s.stderr,
 		TTY:    isTerminal(s.stderr),
 		Log:    p.paths.LogFile(p.config.Name),
@@ -123,4 +119,15 @@ func pinnedLima() string {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// limaEnv is limactl's whole environment: the project's LIMA_HOME and cache
+// and, on Linux without a usable KVM, QEMU's software emulation (tcg).
+func (s *session) limaEnv(p *project) (environ []string, tcg bool) {
+	overrides := env.LimaOverrides(p.paths, runtime.GOOS)
+	key, value, tcg := lima.TCGFallback(p.config.VMType, s.getenv)
+	if tcg {
+		overrides.Set[key] = value
+	}
+	return env.Build(s.environ, overrides), tcg
 }

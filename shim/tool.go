@@ -3,7 +3,6 @@ package shim
 import (
 	"context"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -51,7 +50,8 @@ func (s *session) runTool(tool string, args []string) error {
 	return s.exec(real, append([]string{tool}, args...), env.Build(s.environ, overrides))
 }
 
-// runLimactl is limactl with the project's LIMA_HOME and cache. It never
+// runLimactl is limactl with the environment pixi-lima gives it (the
+// project's LIMA_HOME and cache, TCG where KVM is not usable). It never
 // boots anything by itself.
 func (s *session) runLimactl(args []string) error {
 	p, err := s.loadProject()
@@ -62,7 +62,8 @@ func (s *session) runLimactl(args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.exec(path, append([]string{"limactl"}, args...), env.Build(s.environ, env.LimaOverrides(p.paths, runtime.GOOS)))
+	environ, _ := s.limaEnv(p)
+	return s.exec(path, append([]string{"limactl"}, args...), environ)
 }
 
 // findTool finds the real docker or docker-compose behind the shim.
