@@ -170,15 +170,10 @@ func envValue(key, v string) any {
 	return v
 }
 
-// nameChars is Lima's rule for instance names (pkg/identifiers),
+// validName is Lima's rule for instance names (pkg/identifiers),
 // ^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$, checked by hand: a package-level
 // regexp.MustCompile would run in every process, docker's fast path too.
-var nameChars nameRule
-
-type nameRule struct{}
-
-// MatchString reports whether s is a valid instance name.
-func (nameRule) MatchString(s string) bool {
+func validName(s string) bool {
 	sep := true // at the start as after a separator: a letter or digit must follow
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -233,7 +228,7 @@ func setEngine(c *Config, v any, _ string) error {
 
 func setName(c *Config, v any, _ string) error {
 	s, ok := v.(string)
-	if !ok || !nameChars.MatchString(s) {
+	if !ok || !validName(s) {
 		return fmt.Errorf("got %s", show(v))
 	}
 	c.Name = s

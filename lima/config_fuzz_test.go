@@ -56,7 +56,7 @@ func FuzzParseConfig(f *testing.F) {
 		if c.Engine != EngineLima && c.Engine != EngineHost {
 			t.Errorf("engine %q accepted", c.Engine)
 		}
-		if !nameChars.MatchString(c.Name) {
+		if !validName(c.Name) {
 			t.Errorf("instance name %q accepted; Lima rejects it", c.Name)
 		}
 		if c.CPUs < 1 || c.CPUs > 256 {

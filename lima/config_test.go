@@ -46,7 +46,7 @@ func TestInstanceNameDerivation(t *testing.T) {
 		if c.Name != tc.want {
 			t.Errorf("%q in %s: name %q, want %q", tc.manifest, tc.root, c.Name, tc.want)
 		}
-		if !nameChars.MatchString(c.Name) {
+		if !validName(c.Name) {
 			t.Errorf("derived name %q is not a valid Lima instance name", c.Name)
 		}
 	}
