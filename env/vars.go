@@ -32,10 +32,16 @@ func Build(base []string, o Overrides) []string {
 			out = append(out, kv)
 		}
 	}
+	return append(out, o.Pairs()...)
+}
+
+// Pairs lists o.Set as KEY=VALUE, sorted by key.
+func (o Overrides) Pairs() []string {
+	var pairs []string
 	for _, k := range slices.Sorted(maps.Keys(o.Set)) {
-		out = append(out, k+"="+o.Set[k])
+		pairs = append(pairs, k+"="+o.Set[k])
 	}
-	return out
+	return pairs
 }
 
 // DockerOverrides points docker and Compose at the instance's forwarded

@@ -1,19 +1,14 @@
 package lima
 
 import (
-	"net"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lima-vm/lima/pkg/identifiers"
 )
 
-// The docker shim's fast path in this package: read the settings, ask the
-// engine. bench/run.sh measures whole processes; these show that the work
-// itself is microseconds, so a process's cost is start-up and package init.
+// The settings the docker shim's full path reads. bench/run.sh measures
+// whole processes; this shows that the work itself is microseconds.
 
 const benchManifest = `[workspace]
 name = "bench"
@@ -35,26 +30,6 @@ func BenchmarkParseConfig(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseConfig(root, []byte(benchManifest), getenv); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkPing asks a real HTTP server on a unix socket, as dockerd's
-// /_ping answers: one dial, one request line, one status line per call.
-func BenchmarkPing(b *testing.B) {
-	sock := filepath.Join(b.TempDir(), "d.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("OK"))
-	})}
-	go srv.Serve(l)
-	b.Cleanup(func() { srv.Close() })
-	for b.Loop() {
-		if !Ping(sock, 2*time.Second) {
-			b.Fatal("no answer")
 		}
 	}
 }

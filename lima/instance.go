@@ -24,6 +24,7 @@ import (
 	"github.com/lima-vm/lima/pkg/version"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // Manager creates, starts, stops and inspects the project's instance.
@@ -85,7 +86,7 @@ const socketGrace = 60 * time.Second
 // concurrent callers wait for one start instead of racing limactl.
 func (m *Manager) Ensure(ctx context.Context) error {
 	sock := m.Socket()
-	if Ping(sock, 2*time.Second) {
+	if ping.Engine(sock, 2*time.Second) {
 		return nil
 	}
 	if err := os.MkdirAll(m.Paths.LimaHome, 0o755); err != nil {
@@ -102,7 +103,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		}
 	}
 	defer lock.Unlock()
-	if Ping(sock, 2*time.Second) {
+	if ping.Engine(sock, 2*time.Second) {
 		return nil
 	}
 	inst, err := m.Inspect()
@@ -123,7 +124,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		}
 		// Lima says running but docker is silent: maybe dockerd is still
 		// starting; otherwise the forward or the guest is wedged.
-		if WaitPing(sock, socketGrace/2) {
+		if ping.Wait(sock, socketGrace/2) {
 			return nil
 		}
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is running but docker does not answer on %s; restarting it\n", m.Config.Name, sock)
@@ -244,7 +245,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 			return err
 		}
 		err = m.Limactl.Run(ctx, stage, restart...)
-		if ev, degraded := m.lastEvent(); err != nil && degraded && WaitPing(m.Socket(), socketGrace) {
+		if ev, degraded := m.lastEvent(); err != nil && degraded && ping.Wait(m.Socket(), socketGrace) {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: VM %q is degraded (%s): docker works, but ports published by containers may not reach the host. To fix: pixi-lima restart\n",
 				m.Config.Name, strings.Join(ev.Status.Errors, "; "))
 			return nil
@@ -253,7 +254,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err != nil {
 		return m.withLogs(err)
 	}
-	if !WaitPing(m.Socket(), socketGrace) {
+	if !ping.Wait(m.Socket(), socketGrace) {
 		return m.withLogs(&StageError{Stage: stage, Err: fmt.Errorf("the VM runs but docker does not answer on %s", m.Socket())})
 	}
 	return nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
 // check is one finding of `pixi-lima doctor`. A warning is ok (nothing is
@@ -318,7 +319,7 @@ func (s *session) checkCredentials(p *project) check {
 	var found []string
 	for h, where := range helpers {
 		bin := "docker-credential-" + h
-		path, ok := findReal(bin, s.getenv("PATH"), nil)
+		path, ok := fastpath.FindReal(bin, s.getenv("PATH"), nil)
 		if !ok {
 			return check{Name: "credentials", Detail: fmt.Sprintf("%s in %s names %s, which is not on PATH: pulls and logins will fail", where, file, bin),
 				Fix: fmt.Sprintf("install %s, or remove %s from %s", bin, where, file)}
@@ -345,7 +346,7 @@ func (s *session) checkPathOrder(p *project) check {
 		switch {
 		case ours != "" && real == ours:
 			return check{Name: "path-order", OK: true, Detail: "`docker` on PATH is this project's shim, " + candidate}
-		case isPixiLima(candidate):
+		case fastpath.IsPixiLima(candidate):
 			return check{Name: "path-order",
 				Detail: fmt.Sprintf("the first docker on PATH is %s, another repo's pixi-lima (%s): a plain `docker` acts on that repo's VM", candidate, real),
 				Fix:    fmt.Sprintf("put this project's shims first: export PATH=%s:$PATH (pixi shell does this)", p.paths.Bin)}

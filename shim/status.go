@@ -12,6 +12,7 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // status is what `pixi-lima status --json` prints.
@@ -110,7 +111,7 @@ func (s *session) status(p *project) status {
 		st.Problems = append(st.Problems, e.Error())
 	}
 	if inst.Status == store.StatusRunning {
-		st.DockerAnswers = lima.Ping(m.Socket(), 2*time.Second)
+		st.DockerAnswers = ping.Engine(m.Socket(), 2*time.Second)
 		if degraded, why := m.Degraded(); degraded {
 			st.Degraded = true
 			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")

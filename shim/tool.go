@@ -10,6 +10,8 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
+	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
 // runTool is docker and docker-compose: make sure the engine answers, then
@@ -34,9 +36,13 @@ func (s *session) runTool(tool string, args []string) error {
 		return err
 	}
 	overrides := env.DockerOverrides(p.paths, p.config.Name)
+	socket := p.paths.DockerSocket(p.config.Name)
 	if p.config.Engine == lima.EngineHost {
-		overrides = env.HostEngineOverrides(p.paths)
-	} else if !isCheap(tool, args) && !lima.Ping(p.paths.DockerSocket(p.config.Name), 2*time.Second) {
+		overrides, socket = env.HostEngineOverrides(p.paths), ""
+	}
+	// What the next calls need to skip all this (see package fastpath).
+	fastpath.Save(p.paths.Root, fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}, s.environ)
+	if socket != "" && !isCheap(tool, args) && !ping.Engine(socket, 2*time.Second) {
 		// Slow path only: the engine did not answer.
 		m, err := s.manager(p)
 		if err != nil {
@@ -72,7 +78,7 @@ func (s *session) findTool(tool string) (string, error) {
 	if exe, err := os.Executable(); err == nil {
 		self, _ = os.Stat(exe)
 	}
-	if real, ok := findReal(tool, s.getenv("PATH"), self); ok {
+	if real, ok := fastpath.FindReal(tool, s.getenv("PATH"), self); ok {
 		return real, nil
 	}
 	pkg := map[string]string{nameDocker: "docker-cli", nameCompose: "docker-compose"}[tool]

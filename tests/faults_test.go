@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // replaceEnv replaces (never appends) variables in cmd's environment.
@@ -374,7 +374,7 @@ func TestFaultStaleDockerSocket(t *testing.T) {
 		// The shim must not take the socket for an engine and exec docker
 		// (which would fail with "Cannot connect"); it goes to the slow
 		// path, which here stops at the missing QEMU, before any boot.
-		if lima.Ping(socket, time.Second) {
+		if ping.Engine(socket, time.Second) {
 			t.Fatal("Ping says a silent socket answers")
 		}
 		st := statusMap(t, p)

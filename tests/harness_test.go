@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // Setup is what tests/setup.sh prepared, passed in PIXI_LIMA_TEST_* variables.
@@ -261,7 +261,7 @@ func startDockerd(t testing.TB, p *Project, socket string, labels ...string) (st
 	t.Cleanup(stop)
 	// Readiness, not timing: the bound only keeps a hung engine from
 	// hanging the test. On failure, stop logs the engine's log.
-	for deadline := time.Now().Add(90 * time.Second); !lima.Ping(socket, 2*time.Second); {
+	for deadline := time.Now().Add(90 * time.Second); !ping.Engine(socket, 2*time.Second); {
 		select {
 		case <-exited:
 			t.Fatalf("dockerd on %s exited before it answered", socket)

@@ -1,4 +1,4 @@
-package shim
+package fastpath
 
 import (
 	"os"
@@ -76,15 +76,15 @@ func (f *findFixture) path(dirs ...string) string {
 
 func (f *findFixture) expect(path, want string) {
 	f.t.Helper()
-	got, ok := findReal("docker", path, f.self)
+	got, ok := FindReal("docker", path, f.self)
 	if want == "" {
 		if ok {
-			f.t.Errorf("findReal found %s, want nothing", got)
+			f.t.Errorf("FindReal found %s, want nothing", got)
 		}
 		return
 	}
 	if want = filepath.Join(f.base, want); !ok || got != want {
-		f.t.Errorf("findReal = %q, %v; want %s", got, ok, want)
+		f.t.Errorf("FindReal = %q, %v; want %s", got, ok, want)
 	}
 }
 
@@ -155,24 +155,8 @@ func TestFindRealEmptyEntryIsCwd(t *testing.T) {
 	f.file("cwd/docker", 0o755)
 	t.Chdir(filepath.Join(f.base, "cwd"))
 	// POSIX: an empty PATH entry is the current directory.
-	got, ok := findReal("docker", string(filepath.ListSeparator)+f.path("nothing"), f.self)
+	got, ok := FindReal("docker", string(filepath.ListSeparator)+f.path("nothing"), f.self)
 	if !ok || got != "docker" {
-		t.Errorf("findReal = %q, %v; want docker in the current directory", got, ok)
-	}
-}
-
-func TestCheckDepth(t *testing.T) {
-	for value, want := range map[string]int{"": 1, "0": 1, "3": 4, "7": 8, "junk": 1} {
-		got, err := checkDepth("docker", func(string) string { return value })
-		if err != nil || got != want {
-			t.Errorf("depth %q: got %d, %v; want %d", value, got, err, want)
-		}
-	}
-	for _, value := range []string{"8", "99"} {
-		_, err := checkDepth("docker", func(string) string { return value })
-		e, ok := err.(*Error)
-		if !ok || e.Code != ExitLoop || !strings.Contains(e.Msg, "wrapped "+value+" times") || e.Hint == "" {
-			t.Errorf("depth %q: err = %#v, want ExitLoop naming the depth, with a hint", value, err)
-		}
+		t.Errorf("FindReal = %q, %v; want docker in the current directory", got, ok)
 	}
 }

@@ -1,0 +1,186 @@
+package fastpath
+
+import (
+	"bytes"
+	"hash/fnv"
+	"os"
+	"syscall"
+)
+
+// Record is what the full path worked out for a project's docker calls:
+// which engine must answer, and the environment the real tool gets.
+type Record struct {
+	Socket string   // the engine to ping first; "" for the host's own engine
+	Set    []string // KEY=VALUE pairs that replace the user's, in order
+	Unset  []string // keys removed from the user's environment
+}
+
+// magic starts every record; a record of another format is never used.
+const magic = "pixi-lima fastpath 1"
+
+// File is where a project's record lives, in pixi-lima's install prefix
+// (env.Paths.Prefix).
+func File(root string) string { return root + "/.pixi/pixi-lima/fastpath" }
+
+// Save writes rec for the project at root, keyed by this binary, the
+// project's pixi.toml and the PIXI_LIMA_ settings in environ: the inputs
+// the full path derived rec from. It writes only when the record changed,
+// atomically, and gives up silently: without a record, calls just take
+// the full path.
+func Save(root string, rec Record, environ []string) {
+	exe, err := os.Executable()
+	if err != nil || !sameDir(exe, root) {
+		return
+	}
+	k, ok := key(root, exe, environ)
+	if !ok {
+		return
+	}
+	data, ok := rec.encode(k)
+	if !ok {
+		return
+	}
+	file := File(root)
+	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, data) {
+		return
+	}
+	tmp, err := os.CreateTemp(root+"/.pixi/pixi-lima", ".fastpath-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// sameDir reports whether the fast path would find root from exe: a
+// binary outside root/.pixi never reads this project's record.
+func sameDir(exe, root string) bool {
+	r, ok := rootOf(exe)
+	if !ok {
+		return false
+	}
+	a, err := os.Stat(r)
+	b, err2 := os.Stat(root)
+	return err == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// load returns the project's record when its key matches.
+func load(root, exe string, environ []string) (Record, bool) {
+	data, err := os.ReadFile(File(root))
+	if err != nil {
+		return Record{}, false
+	}
+	k, ok := key(root, exe, environ)
+	if !ok {
+		return Record{}, false
+	}
+	return decode(data, k)
+}
+
+// key condenses the inputs of a record: the binary (a rebuild may derive
+// other paths), pixi.toml (its settings) and every PIXI_LIMA_ variable but
+// the two that only steer this call. Files count by identity, size and
+// modification time, not content: one stat each.
+func key(root, exe string, environ []string) (string, bool) {
+	h := fnv.New128a()
+	for _, file := range []string{exe, root + "/pixi.toml"} {
+		info, err := os.Stat(file)
+		if err != nil {
+			return "", false
+		}
+		n := []uint64{uint64(info.Size()), uint64(info.ModTime().UnixNano())}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			n = append(n, uint64(st.Dev), uint64(st.Ino))
+		}
+		for _, v := range n {
+			for i := 0; i < 8; i++ {
+				h.Write([]byte{byte(v >> (8 * i))})
+			}
+		}
+	}
+	for _, kv := range environ {
+		k, _, _ := cut(kv, '=')
+		if len(k) > len("PIXI_LIMA_") && k[:len("PIXI_LIMA_")] == "PIXI_LIMA_" && k != DepthVar && k != forceArg0Var {
+			h.Write([]byte(kv))
+			h.Write([]byte{0})
+		}
+	}
+	return hex(h.Sum(nil)), true
+}
+
+// encode writes the record as lines; a value with a newline cannot be
+// recorded (the full path will do for that project).
+func (r Record) encode(key string) ([]byte, bool) {
+	lines := []string{magic, "key " + key, "socket " + r.Socket}
+	for _, kv := range r.Set {
+		lines = append(lines, "set "+kv)
+	}
+	for _, k := range r.Unset {
+		lines = append(lines, "unset "+k)
+	}
+	var b []byte
+	for _, l := range lines {
+		if bytes.IndexByte([]byte(l), '\n') >= 0 {
+			return nil, false
+		}
+		b = append(append(b, l...), '\n')
+	}
+	return b, true
+}
+
+// decode reads a record written by encode, if it carries key.
+func decode(data []byte, key string) (Record, bool) {
+	lines := bytes.Split(data, []byte("\n"))
+	if len(lines) < 4 || string(lines[0]) != magic || string(lines[1]) != "key "+key {
+		return Record{}, false
+	}
+	var r Record
+	for _, l := range lines[2:] {
+		word, rest, _ := cut(string(l), ' ')
+		switch word {
+		case "socket":
+			r.Socket = rest
+		case "set":
+			r.Set = append(r.Set, rest)
+		case "unset":
+			r.Unset = append(r.Unset, rest)
+		case "":
+		default:
+			return Record{}, false
+		}
+	}
+	return r, true
+}
+
+// environ is base with the record applied, as env.Build does: every key
+// replaced, never a second copy (a duplicate would survive exec, and docker
+// keeps the first), plus the shim depth.
+func (r Record) environ(base []string, depth int) []string {
+	set := append(append([]string(nil), r.Set...), DepthVar+"="+formatDepth(depth))
+	drop := make(map[string]bool, len(set)+len(r.Unset))
+	for _, kv := range set {
+		k, _, _ := cut(kv, '=')
+		drop[k] = true
+	}
+	for _, k := range r.Unset {
+		drop[k] = true
+	}
+	out := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		if k, _, _ := cut(kv, '='); !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
+}
+
+func hex(sum []byte) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 0, 2*len(sum))
+	for _, c := range sum {
+		b = append(b, digits[c>>4], digits[c&15])
+	}
+	return string(b)
+}
