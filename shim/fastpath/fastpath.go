@@ -64,6 +64,15 @@ func init() {
 // and these settings exists, the depth guard allows it, the real tool is
 // on PATH and the recorded engine answers.
 func plan(args, environ []string) (real string, argv, env []string, ok bool) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, false
+	}
+	return planFor(exe, args, environ)
+}
+
+// planFor is plan for the binary at exe.
+func planFor(exe string, args, environ []string) (real string, argv, env []string, ok bool) {
 	if len(args) == 0 {
 		return "", nil, nil, false
 	}
@@ -73,10 +82,6 @@ func plan(args, environ []string) (real string, argv, env []string, ok bool) {
 	}
 	depth, ok := parseDepth(lookup(environ, DepthVar))
 	if !ok || depth >= MaxDepth {
-		return "", nil, nil, false
-	}
-	exe, err := os.Executable()
-	if err != nil {
 		return "", nil, nil, false
 	}
 	root, ok := rootOf(exe)
@@ -154,7 +159,7 @@ func base(path string) string {
 	for len(path) > 1 && path[len(path)-1] == '/' {
 		path = path[:len(path)-1]
 	}
-	if i := bytes.LastIndexByte([]byte(path), '/'); i >= 0 {
+	if i := bytes.LastIndexByte([]byte(path), '/'); i >= 0 && path != "/" {
 		return path[i+1:]
 	}
 	return path

@@ -28,8 +28,14 @@ func File(root string) string { return root + "/.pixi/pixi-lima/fastpath" }
 // atomically, and gives up silently: without a record, calls just take
 // the full path.
 func Save(root string, rec Record, environ []string) {
-	exe, err := os.Executable()
-	if err != nil || !sameDir(exe, root) {
+	if exe, err := os.Executable(); err == nil {
+		save(exe, root, rec, environ)
+	}
+}
+
+// save is Save for the binary at exe.
+func save(exe, root string, rec Record, environ []string) {
+	if !sameDir(exe, root) {
 		return
 	}
 	k, ok := key(root, exe, environ)
