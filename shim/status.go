@@ -90,6 +90,11 @@ func (s *session) status(p *project) status {
 		return st
 	}
 	m := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr)
+	// Ask the engine while Lima's files are read: the two round trips (to
+	// the host agent, and through its forward to the guest's dockerd)
+	// overlap. The answer counts only for a running VM.
+	answers := make(chan bool, 1)
+	go func() { answers <- ping.Engine(m.Socket(), 2*time.Second) }()
 	inst, err := m.Inspect()
 	if err != nil {
 		st.State = "Unknown"
@@ -111,7 +116,7 @@ func (s *session) status(p *project) status {
 		st.Problems = append(st.Problems, e.Error())
 	}
 	if inst.Status == store.StatusRunning {
-		st.DockerAnswers = ping.Engine(m.Socket(), 2*time.Second)
+		st.DockerAnswers = <-answers
 		if degraded, why := m.Degraded(); degraded {
 			st.Degraded = true
 			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")
