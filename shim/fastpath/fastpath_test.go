@@ -215,8 +215,13 @@ func TestRecordFile(t *testing.T) {
 		t.Error("a binary outside .pixi saved a record for the project")
 	}
 
-	// No temporary files are left behind.
 	save(f.exe, f.root, rec, nil)
+	// Readable by whoever runs docker next.
+	if info, err := os.Stat(File(f.root)); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("record mode: %v, %v; want 0644", info.Mode(), err)
+	}
+
+	// No temporary files are left behind.
 	entries, err := os.ReadDir(filepath.Dir(File(f.root)))
 	must(t, err)
 	for _, e := range entries {

@@ -54,6 +54,8 @@ func save(exe, root string, rec Record, environ []string) {
 	if err != nil {
 		return
 	}
+	// Readable by all, as the rest of .pixi: whoever runs docker next.
+	_ = tmp.Chmod(0o644)
 	_, werr := tmp.Write(data)
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
 		os.Remove(tmp.Name())
