@@ -380,5 +380,6 @@ row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init
   echo
   echo "| package | init (ms) |"
   echo "|---|---|"
-  grep -v '^TOTAL ' "$work/init-pixi-lima" | sort -k2,2gr | head -12 | awk '{ printf "| %s | %.2f |\n", $1, $2 }'
+  # awk, not head: head would close the pipe early (SIGPIPE under pipefail).
+  grep -v '^TOTAL ' "$work/init-pixi-lima" | sort -k2,2gr | awk 'NR <= 12 { printf "| %s | %.2f |\n", $1, $2 }'
 } | tee "$here/results.md"
