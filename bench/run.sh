@@ -47,7 +47,7 @@ export GOFLAGS=-mod=mod GOTOOLCHAIN=local
 export PATH=$PATH:/usr/local/go/bin
 
 missing=()
-for p in hyperfine jq; do command -v "$p" >/dev/null || missing+=("$p"); done
+for p in hyperfine jq curl; do command -v "$p" >/dev/null || missing+=("$p"); done
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   apt-get update -qq >&2
@@ -288,8 +288,14 @@ if [[ $vm == 1 ]]; then
   chmod a+r "$work/lima.yaml"
 
   # status on the running VM, and the per-call overhead against the VM's engine.
-  compare status-running "status --json (running)" ".pixi/bin/pixi-lima status --json"
+  # Where status's time goes: process start (with all of Lima's inits) and
+  # a /_ping through Lima's forward into the guest, which curl times (less
+  # curl's own start).
   socket=$vm_project/.pixi/lima/$instance/sock/docker.sock
+  compare status-running "status --json (running)" ".pixi/bin/pixi-lima status --json" \
+    "pixi-lima version" ".pixi/bin/pixi-lima version" \
+    "curl /_ping" "curl -sf --unix-socket $socket http://docker/_ping" \
+    "curl --version" "curl --version"
   compare vm-version "shim: docker version" ".pixi/bin/docker version" "direct: docker version" "$real_docker version"
   status_running=$(median status-running "status --json (running)")
 
@@ -343,6 +349,9 @@ if [[ $vm == 1 ]]; then
     row 3 "$n concurrent first \`docker ps\` on a stopped VM vs 1" "${crowd[$n]} ms" "${crowd[1]} ms" "$(ratio "${crowd[$n]}" "${crowd[1]}")" "16: ≤ 1.1×"
   done
   row 4 "\`pixi-lima status --json\`, running VM" "$status_running ms (CPU $(cpu status-running "status --json (running)"))" "" "" "≤ 50 ms"
+  row 4 "— of which: process start, \`pixi-lima version\`" "$(median status-running "pixi-lima version") ms" "" "" ""
+  row 4 "— of which: \`/_ping\` through Lima's forward (curl, less \`curl --version\`)" \
+    "$(awk -v a="$(median status-running "curl /_ping")" -v b="$(median status-running "curl --version")" 'BEGIN { printf "%.1f", a - b }') ms" "" "" ""
   hrow 1 "\`docker version\` against the VM's engine (Lima's forwarded socket)" \
     vm-version "shim: docker version" vm-version "direct: docker version" "≤ 1.25×"
 else
