@@ -5,14 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/docker/go-units"
 	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
-	"github.com/pixi-lima/pixi-lima/lima/ping"
+	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
 // status is what `pixi-lima status --json` prints.
@@ -90,11 +89,12 @@ func (s *session) status(p *project) status {
 		return st
 	}
 	m := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr)
-	// Ask the engine while Lima's files are read: the two round trips (to
-	// the host agent, and through its forward to the guest's dockerd)
-	// overlap. The answer counts only for a running VM.
+	// Ask the engine while Lima's files are read (or collect the answer of
+	// the ping fastpath started at init): the round trips to the host agent
+	// and through its forward to the guest's dockerd overlap. The answer
+	// counts only for a running VM.
 	answers := make(chan bool, 1)
-	go func() { answers <- ping.Engine(m.Socket(), 2*time.Second) }()
+	go func() { answers <- fastpath.Answers(m.Socket()) }()
 	inst, err := m.Inspect()
 	if err != nil {
 		st.State = "Unknown"
