@@ -5,13 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
-	"github.com/pixi-lima/pixi-lima/shim/fastpath"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // status is what `pixi-lima status --json` prints.
@@ -89,12 +90,11 @@ func (s *session) status(p *project) status {
 		return st
 	}
 	m := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr)
-	// Ask the engine while Lima's files are read (or collect the answer of
-	// the ping fastpath started at init): the round trips to the host agent
-	// and through its forward to the guest's dockerd overlap. The answer
-	// counts only for a running VM.
+	// Ask the engine while Lima's files are read: the two round trips (to
+	// the host agent, and through its forward to the guest's dockerd)
+	// overlap. The answer counts only for a running VM.
 	answers := make(chan bool, 1)
-	go func() { answers <- fastpath.Answers(m.Socket()) }()
+	go func() { answers <- ping.Engine(m.Socket(), 2*time.Second) }()
 	inst, err := m.Inspect()
 	if err != nil {
 		st.State = "Unknown"

@@ -17,8 +17,7 @@
 // it worked out, keyed by everything that went into it. When the key
 // matches and the engine answers, init execs the real tool with the
 // recorded environment. Anything else, and init returns: main does the
-// whole job, reports any error, and saves a fresh record. For `pixi-lima
-// status` the record serves once more: init starts its ping (early.go).
+// whole job, reports any error, and saves a fresh record.
 package fastpath
 
 import (
@@ -50,25 +49,30 @@ const (
 const forceArg0Var = "PIXI_LIMA_FORCE_ARG0"
 
 func init() {
-	exe, err := os.Executable()
-	if err != nil {
+	real, argv, environ, ok := plan(os.Args, os.Environ())
+	if !ok {
 		return
 	}
-	if real, argv, environ, ok := plan(exe, os.Args, os.Environ()); ok {
-		// syscall.Exec is what golang.org/x/sys/unix.Exec calls; importing
-		// x/sys/unix here would order this init after ~55 other packages'.
-		_ = syscall.Exec(real, argv, environ)
-		// The exec failed (the tool went away?): the full path says why.
-		return
-	}
-	startEarlyPing(exe, os.Args, os.Environ())
+	// syscall.Exec is what golang.org/x/sys/unix.Exec calls; importing
+	// x/sys/unix here would order this init after ~55 other packages'.
+	_ = syscall.Exec(real, argv, environ)
+	// The exec failed (the tool went away?): the full path says why.
 }
 
-// plan returns what to exec when this call of the binary at exe can skip
-// the full path: the name is docker or docker-compose, a record for this
-// binary, pixi.toml and these settings exists, the depth guard allows it,
-// the real tool is on PATH and the recorded engine answers.
-func plan(exe string, args, environ []string) (real string, argv, env []string, ok bool) {
+// plan returns what to exec when this call can skip the full path: the
+// name is docker or docker-compose, a record for this binary, pixi.toml
+// and these settings exists, the depth guard allows it, the real tool is
+// on PATH and the recorded engine answers.
+func plan(args, environ []string) (real string, argv, env []string, ok bool) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, false
+	}
+	return planFor(exe, args, environ)
+}
+
+// planFor is plan for the binary at exe.
+func planFor(exe string, args, environ []string) (real string, argv, env []string, ok bool) {
 	if len(args) == 0 {
 		return "", nil, nil, false
 	}

@@ -73,12 +73,12 @@ func TestPlan(t *testing.T) {
 	user := []string{"PATH=" + f.path, "HOME=/home/u", "DOCKER_HOST=tcp://elsewhere:2375", "DOCKER_CONTEXT=mine"}
 	args := []string{filepath.Join(f.root, ".pixi", "bin", "docker"), "ps", "-a"}
 
-	if _, _, _, ok := plan(f.exe, args, user); ok {
+	if _, _, _, ok := planFor(f.exe, args, user); ok {
 		t.Fatal("no record yet, but the fast path was taken")
 	}
 	save(f.exe, f.root, f.record(), user)
 
-	real, argv, environ, ok := plan(f.exe, args, user)
+	real, argv, environ, ok := planFor(f.exe, args, user)
 	if !ok || real != f.docker || !slices.Equal(argv, []string{"docker", "ps", "-a"}) {
 		t.Fatalf("planFor = %q %q %v; want %s [docker ps -a] true", real, argv, ok, f.docker)
 	}
@@ -91,7 +91,7 @@ func TestPlan(t *testing.T) {
 	}
 
 	// docker compose comes back through the plugin link: one level deeper.
-	_, argv, environ, ok = plan(f.exe, []string{"docker-compose", "version"}, append(user, DepthVar+"=1"))
+	_, argv, environ, ok = planFor(f.exe, []string{"docker-compose", "version"}, append(user, DepthVar+"=1"))
 	if !ok || argv[0] != "docker-compose" || !slices.Contains(environ, DepthVar+"=2") {
 		t.Errorf("docker-compose at depth 1: ok=%v argv=%q, environment %q", ok, argv, environ)
 	}
@@ -105,16 +105,16 @@ func TestPlan(t *testing.T) {
 		"no real docker on PATH":       {"PATH=" + filepath.Join(f.root, ".pixi", "bin")},
 	}
 	for why, environ := range declined {
-		if _, _, _, ok := plan(f.exe, args, environ); ok {
+		if _, _, _, ok := planFor(f.exe, args, environ); ok {
 			t.Errorf("%s: the fast path was taken", why)
 		}
 	}
 	for _, args := range [][]string{{"pixi-lima", "status"}, {"limactl-local", "list"}, {}} {
-		if _, _, _, ok := plan(f.exe, args, user); ok {
+		if _, _, _, ok := planFor(f.exe, args, user); ok {
 			t.Errorf("%q: the fast path was taken", args)
 		}
 	}
-	if _, _, _, ok := plan(filepath.Join(t.TempDir(), "pixi-lima"), args, user); ok {
+	if _, _, _, ok := planFor(filepath.Join(t.TempDir(), "pixi-lima"), args, user); ok {
 		t.Error("a binary outside any .pixi took the fast path")
 	}
 }
@@ -124,18 +124,18 @@ func TestPlanEngineDown(t *testing.T) {
 	stop := f.serve(t)
 	user := []string{"PATH=" + f.path}
 	save(f.exe, f.root, f.record(), user)
-	if _, _, _, ok := plan(f.exe, []string{"docker", "ps"}, user); !ok {
+	if _, _, _, ok := planFor(f.exe, []string{"docker", "ps"}, user); !ok {
 		t.Fatal("the engine answers, but the fast path was not taken")
 	}
 	stop()
-	if _, _, _, ok := plan(f.exe, []string{"docker", "ps"}, user); ok {
+	if _, _, _, ok := planFor(f.exe, []string{"docker", "ps"}, user); ok {
 		t.Error("the engine is gone, but the fast path was taken")
 	}
 
 	// The host's engine: nothing to ask, the record alone decides.
 	o := env.HostEngineOverrides(env.NewPaths(f.root))
 	save(f.exe, f.root, Record{Set: o.Pairs(), Unset: o.Unset}, user)
-	_, _, environ, ok := plan(f.exe, []string{"docker", "ps"}, user)
+	_, _, environ, ok := planFor(f.exe, []string{"docker", "ps"}, user)
 	if !ok || !slices.Contains(environ, "DOCKER_CONFIG="+filepath.Join(f.root, ".pixi", "docker")) {
 		t.Errorf("host engine: ok=%v, environment %q", ok, environ)
 	}
@@ -245,39 +245,5 @@ func TestHelpers(t *testing.T) {
 		if got, ok := parseDepth(formatDepth(n)); !ok || got != n {
 			t.Errorf("depth %d: formatted and parsed %d, %v", n, got, ok)
 		}
-	}
-}
-
-// TestEarlyPing: `pixi-lima status` gets its answer from the ping init
-// started when the record knows the socket, and pings anew otherwise.
-func TestEarlyPing(t *testing.T) {
-	f := newFixture(t)
-	stop := f.serve(t)
-	user := []string{"PATH=" + f.path}
-	save(f.exe, f.root, f.record(), user)
-	t.Cleanup(func() { early.socket, early.answers = "", nil })
-
-	startEarlyPing(f.exe, []string{"docker", "ps"}, user)
-	startEarlyPing(f.exe, []string{"pixi-lima", "stop"}, user)
-	startEarlyPing(f.exe, []string{"pixi-lima", "status"}, append(slices.Clone(user), "PIXI_LIMA_CPUS=3"))
-	if early.answers != nil {
-		t.Fatal("a ping was started for a call that is not status with a matching record")
-	}
-
-	startEarlyPing(f.exe, []string{filepath.Join(f.root, ".pixi", "bin", "pixi-lima"), "status", "--json"}, user)
-	if early.answers == nil || early.socket != f.socket {
-		t.Fatalf("no early ping for status: %+v", early)
-	}
-	// Its answer was taken while the engine answered; a ping made now
-	// would say otherwise.
-	time.Sleep(100 * time.Millisecond)
-	stop()
-	for i := 0; i < 2; i++ {
-		if !Answers(f.socket) {
-			t.Errorf("call %d: the early ping's answer was lost", i+1)
-		}
-	}
-	if Answers(filepath.Join(t.TempDir(), "other.sock")) {
-		t.Error("another socket got the early ping's answer")
 	}
 }
