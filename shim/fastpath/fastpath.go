@@ -88,12 +88,12 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	if !ok {
 		return "", nil, nil, false
 	}
-	rec, ok := load(root, exe, environ)
-	if !ok {
+	self, err := os.Stat(exe) // for the key and to skip ourselves on PATH
+	if err != nil {
 		return "", nil, nil, false
 	}
-	self, err := os.Stat(exe)
-	if err != nil {
+	rec, ok := load(root, self, environ)
+	if !ok {
 		return "", nil, nil, false
 	}
 	real, ok = FindReal(tool, lookup(environ, "PATH"), self)

@@ -53,6 +53,13 @@ func (f fixture) serve(t *testing.T) (stop func()) {
 	return func() { srv.Close() }
 }
 
+// self is the stand-in binary's FileInfo, as plan takes it.
+func (f fixture) self(t *testing.T) os.FileInfo {
+	info, err := os.Stat(f.exe)
+	must(t, err)
+	return info
+}
+
 // record is what shim.runTool saves for the lima engine.
 func (f fixture) record() Record {
 	o := env.DockerOverrides(env.NewPaths(f.root), "fp-docker")
@@ -171,14 +178,14 @@ func TestKey(t *testing.T) {
 		}
 	}
 	must(t, os.Remove(filepath.Join(f.root, "pixi.toml")))
-	if _, ok := key(f.root, f.exe, base); ok {
+	if _, ok := key(f.root, f.self(t), base); ok {
 		t.Error("a key without pixi.toml")
 	}
 }
 
 func mustKey(t *testing.T, f fixture, environ []string) string {
 	t.Helper()
-	k, ok := key(f.root, f.exe, environ)
+	k, ok := key(f.root, f.self(t), environ)
 	if !ok {
 		t.Fatal("no key")
 	}

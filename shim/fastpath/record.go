@@ -35,10 +35,11 @@ func Save(root string, rec Record, environ []string) {
 
 // save is Save for the binary at exe.
 func save(exe, root string, rec Record, environ []string) {
-	if !sameDir(exe, root) {
+	self, err := os.Stat(exe)
+	if err != nil || !sameDir(exe, root) {
 		return
 	}
-	k, ok := key(root, exe, environ)
+	k, ok := key(root, self, environ)
 	if !ok {
 		return
 	}
@@ -74,47 +75,49 @@ func sameDir(exe, root string) bool {
 	return err == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// load returns the project's record when its key matches.
-func load(root, exe string, environ []string) (Record, bool) {
+// load returns the project's record when its key matches; self is the
+// binary's own FileInfo.
+func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 	data, err := os.ReadFile(File(root))
 	if err != nil {
 		return Record{}, false
 	}
-	k, ok := key(root, exe, environ)
+	k, ok := key(root, self, environ)
 	if !ok {
 		return Record{}, false
 	}
 	return decode(data, k)
 }
 
-// key condenses the inputs of a record: the binary (a rebuild may derive
-// other paths), pixi.toml (its settings) and every PIXI_LIMA_ variable but
-// the two that only steer this call. Files count by identity, size and
-// modification time, not content: one stat each.
-func key(root, exe string, environ []string) (string, bool) {
-	h := fnv.New128a()
-	for _, file := range []string{exe, root + "/pixi.toml"} {
-		info, err := os.Stat(file)
-		if err != nil {
-			return "", false
-		}
+// key condenses the inputs of a record: the binary at exe (a rebuild may
+// derive other paths), pixi.toml (its settings) and every PIXI_LIMA_
+// variable but the two that only steer this call. Files count by identity,
+// size and modification time, not content: one stat each.
+func key(root string, exe os.FileInfo, environ []string) (string, bool) {
+	manifest, err := os.Stat(root + "/pixi.toml")
+	if err != nil {
+		return "", false
+	}
+	var b []byte
+	for _, info := range []os.FileInfo{exe, manifest} {
 		n := []uint64{uint64(info.Size()), uint64(info.ModTime().UnixNano())}
 		if st, ok := info.Sys().(*syscall.Stat_t); ok {
 			n = append(n, uint64(st.Dev), uint64(st.Ino))
 		}
 		for _, v := range n {
 			for i := 0; i < 8; i++ {
-				h.Write([]byte{byte(v >> (8 * i))})
+				b = append(b, byte(v>>(8*i)))
 			}
 		}
 	}
 	for _, kv := range environ {
 		k, _, _ := cut(kv, '=')
 		if len(k) > len("PIXI_LIMA_") && k[:len("PIXI_LIMA_")] == "PIXI_LIMA_" && k != DepthVar && k != forceArg0Var {
-			h.Write([]byte(kv))
-			h.Write([]byte{0})
+			b = append(append(b, kv...), 0)
 		}
 	}
+	h := fnv.New128a()
+	h.Write(b)
 	return hex(h.Sum(nil)), true
 }
 
