@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/pixi-lima/pixi-lima/env"
 )
 
 // The pass-through against a real engine: Debian's dockerd, started as root
@@ -17,13 +15,7 @@ import (
 // fast path (the engine answers) is what runs here; no VM is involved.
 
 func TestDockerd(t *testing.T) {
-	s := requireSetup(t)
-	if os.Geteuid() != 0 {
-		t.Skip("starting dockerd needs root")
-	}
-	p := newProject(t, s, "[workspace]\nname = \"dk\"\n")
-	sock := env.NewPaths(p.Root).DockerSocket("dk-docker")
-	startDockerd(t, p, sock)
+	p, sock := dockerdProject(t, "dk")
 	docker := func(args ...string) *exec.Cmd { return p.Command(p.Bin("docker"), args...) }
 
 	// The user's own engine selection is in the environment on every call

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
@@ -18,13 +17,7 @@ import (
 // is everything before docker's own "init runtime". Against a real dockerd
 // with the real docker CLI and Compose v2.
 func TestFastPath(t *testing.T) {
-	s := requireSetup(t)
-	if os.Geteuid() != 0 {
-		t.Skip("starting dockerd needs root")
-	}
-	p := newProject(t, s, "[workspace]\nname = \"fp\"\n")
-	sock := env.NewPaths(p.Root).DockerSocket("fp-docker")
-	startDockerd(t, p, sock)
+	p, sock := dockerdProject(t, "fp")
 
 	// call runs the shim's docker with the init trace on and returns its
 	// stdout and the packages the first process (the shim) initialized.

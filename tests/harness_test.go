@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
@@ -202,6 +203,21 @@ func qcowImage(t testing.TB, p *Project) string {
 func localImage(path string) string {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
 	return fmt.Sprintf(`.images = [{"location": %q, "arch": %q}]`, path, arch)
+}
+
+// dockerdProject is a workspace named name whose instance socket has a
+// real dockerd behind it (startDockerd): the project's docker reaches it
+// as it would the VM's engine. It skips where dockerd cannot start (not root).
+func dockerdProject(t *testing.T, name string) (*Project, string) {
+	t.Helper()
+	s := requireSetup(t)
+	if os.Geteuid() != 0 {
+		t.Skip("starting dockerd needs root")
+	}
+	p := newProject(t, s, "[workspace]\nname = \""+name+"\"\n")
+	sock := env.NewPaths(p.Root).DockerSocket(name + "-docker")
+	startDockerd(t, p, sock)
+	return p, sock
 }
 
 // startDockerd runs Debian's dockerd as root listening on socket, usable by
