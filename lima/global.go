@@ -92,8 +92,7 @@ func (g Global) Plan(instance string) (*GlobalPlan, error) {
 	}
 	var config *GlobalItem
 	if homeIsDir {
-		// pkg/store reads LIMA_HOME from our own environment.
-		os.Setenv("LIMA_HOME", g.Home)
+		UseHome(g.Home)
 		entries, err := os.ReadDir(g.Home)
 		if err != nil {
 			return nil, err

@@ -41,7 +41,7 @@ type Manager struct {
 // NewManager prepares pkg/store, which reads LIMA_HOME from our own
 // environment, to look at the project's instances only.
 func NewManager(paths env.Paths, cfg Config, limactl Limactl, stderr io.Writer) *Manager {
-	os.Setenv("LIMA_HOME", paths.LimaHome)
+	UseHome(paths.LimaHome)
 	setLimaVersion()
 	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: stderr}
 }

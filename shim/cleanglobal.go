@@ -72,13 +72,7 @@ func (s *session) cmdCleanGlobal(args []string) error {
 	if err != nil {
 		return err
 	}
-	l := lima.Limactl{
-		Path:   path,
-		Env:    env.Build(s.environ, env.Overrides{Set: map[string]string{"LIMA_HOME": g.Home}}),
-		Stderr: s.stderr,
-		TTY:    isTerminal(s.stderr),
-		Log:    p.paths.LogFile("clean-global"),
-	}
+	l := s.limactl(path, env.Build(s.environ, env.Overrides{Set: map[string]string{"LIMA_HOME": g.Home}}), p.paths.LogFile("clean-global"))
 	res, cleanErr := plan.Clean(context.Background(), l)
 	for _, it := range res.Removed {
 		fmt.Fprintf(s.stdout, "removed %s %s\n", it.Kind, it.Path)

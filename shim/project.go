@@ -75,19 +75,19 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 		return nil, err
 	}
 	limaEnv, tcg := s.limaEnv(p)
-	l := lima.Limactl{
-		Path:   path,
-		Env:    limaEnv,
-		Stderr: s.stderr,
-		TTY:    isTerminal(s.stderr),
-		Log:    p.paths.LogFile(p.config.Name),
-	}
+	l := s.limactl(path, limaEnv, p.paths.LogFile(p.config.Name))
 	if s.getenv("LIMACTL") != "" {
 		s.warnVersion(l)
 	}
 	m := lima.NewManager(p.paths, p.config, l, s.stderr)
 	m.SoftwareEmulation = tcg
 	return m, nil
+}
+
+// limactl is how every limactl run of a session reports: progress on our
+// stderr (a grey tail on a terminal), the whole output in log.
+func (s *session) limactl(path string, environ []string, log string) lima.Limactl {
+	return lima.Limactl{Path: path, Env: environ, Stderr: s.stderr, TTY: isTerminal(s.stderr), Log: log}
 }
 
 // warnVersion says when a limactl chosen by LIMACTL is not the pinned one:
