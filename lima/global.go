@@ -59,9 +59,10 @@ type GlobalItem struct {
 type GlobalPlan struct {
 	Global
 	Items      []GlobalItem
-	Others     []string // entries of Home that are not listed; they keep Home in place
-	Skipped    []string // symlinks that are not followed, as "<path> -> <target>"
-	RemoveHome bool     // Home is left empty once Items are gone, so it goes too
+	Protected  []GlobalItem // instances `limactl protect`ed: listed as kept, never stopped or deleted
+	Others     []string     // entries of Home that are not deleted (protected instances too); they keep Home and _config in place
+	Skipped    []string     // symlinks that are not followed, as "<path> -> <target>"
+	RemoveHome bool         // Home is left empty once Items are gone, so it goes too
 }
 
 // ErrNoSuchInstance is returned for --instance NAME when Home has no NAME.
@@ -113,17 +114,29 @@ func (g Global) Plan(instance string) (*GlobalPlan, error) {
 					p.Others = append(p.Others, e.Name())
 					continue
 				}
-				p.Items = append(p.Items, GlobalItem{Kind: KindInstance, Name: e.Name(), Path: path,
-					Status: inst.Status, Bytes: DiskUsage(path)})
+				it := GlobalItem{Kind: KindInstance, Name: e.Name(), Path: path, Status: inst.Status, Bytes: DiskUsage(path)}
+				if inst.Protected {
+					// Lima refuses to delete it, and stopping it first
+					// would only break what the user asked to keep.
+					p.Protected = append(p.Protected, it)
+					p.Others = append(p.Others, e.Name())
+					continue
+				}
+				p.Items = append(p.Items, it)
 			}
 		}
 	}
 	if instance != "" {
-		i := slices.IndexFunc(p.Items, func(it GlobalItem) bool { return it.Name == instance })
-		if i < 0 {
+		named := func(it GlobalItem) bool { return it.Name == instance }
+		i, j := slices.IndexFunc(p.Items, named), slices.IndexFunc(p.Protected, named)
+		switch {
+		case i >= 0:
+			p.Items, p.Protected = []GlobalItem{p.Items[i]}, nil
+		case j >= 0:
+			p.Items, p.Protected = nil, []GlobalItem{p.Protected[j]}
+		default:
 			return p, fmt.Errorf("%w %q in %s", ErrNoSuchInstance, instance, g.Home)
 		}
-		p.Items = []GlobalItem{p.Items[i]}
 		return p, nil
 	}
 	if homeIsDir && len(p.Others) == 0 {
@@ -187,45 +200,101 @@ type CleanResult struct {
 	HomeRemoved bool
 }
 
+// ErrNotStopped marks an instance left in place because its graceful stop
+// failed and Clean was not allowed to kill it.
+var ErrNotStopped = errors.New("it did not stop gracefully, and without --force it is not killed")
+
 // Clean deletes exactly the listed items: instances through limactl
 // (which must run with LIMA_HOME set to Home), the rest with os.RemoveAll,
 // which removes a symlink itself and never what it points to. It goes on
-// after a failure so one stuck instance does not keep the rest, and counts
-// an item as freed only once it is really gone.
-func (p *GlobalPlan) Clean(ctx context.Context, l Limactl) (CleanResult, error) {
+// after a failure so one stuck instance does not keep the rest, counts an
+// item as removed only once it is really gone, and returns one error line
+// for each item that is not. force lets it kill an instance that does not
+// stop gracefully.
+func (p *GlobalPlan) Clean(ctx context.Context, l Limactl, force bool) (CleanResult, error) {
 	var res CleanResult
 	var errs []error
+	var left []string // instances still in Home
 	for _, it := range p.Items {
 		var err error
-		switch it.Kind {
-		case KindInstance:
-			if it.Status != store.StatusStopped {
-				// The disk goes next, so there is nothing to shut down gracefully for.
-				err = l.Run(ctx, fmt.Sprintf("stopping global VM %q", it.Name), "--tty=false", "stop", "--force", it.Name)
-			}
-			if err == nil {
-				err = l.Run(ctx, fmt.Sprintf("deleting global VM %q", it.Name), "--tty=false", "delete", "--force", it.Name)
-			}
+		switch {
+		case it.Kind == KindInstance:
+			err = deleteInstance(ctx, l, it, force)
+		case it.Kind == KindConfig && len(left) > 0:
+			// Lima's ssh key: without it, what is left cannot be reached.
+			err = fmt.Errorf("kept because instance %s is still there", strings.Join(left, ", "))
 		default:
 			if info, lerr := os.Lstat(it.Path); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
-				err = fmt.Errorf("%s became a symlink since it was listed; not touching it", it.Path)
+				err = errors.New("it became a symlink since it was listed; not touching it")
 			} else {
 				err = os.RemoveAll(it.Path)
 			}
 		}
-		if err != nil {
-			errs = append(errs, err)
-		}
 		if _, lerr := os.Lstat(it.Path); errors.Is(lerr, fs.ErrNotExist) {
 			res.Removed = append(res.Removed, it)
 			res.Freed += it.Bytes
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %s was removed, but: %w", it.Kind, it.Path, err))
+			}
+			continue
+		}
+		if it.Kind == KindInstance {
+			left = append(left, it.Name)
+		}
+		if err == nil {
+			err = errors.New("it is still there")
+		}
+		errs = append(errs, fmt.Errorf("%s %s was not removed: %w", it.Kind, it.Path, err))
+	}
+	if p.RemoveHome {
+		err := errors.New("not everything in it was removed")
+		if len(res.Removed) == len(p.Items) {
+			// os.Remove, not RemoveAll: if anything appeared in Home meanwhile, it stays.
+			err = os.Remove(p.Home)
+		}
+		if err == nil {
+			res.HomeRemoved = true
+		} else {
+			errs = append(errs, fmt.Errorf("%s was not removed: %w", p.Home, err))
 		}
 	}
-	// os.Remove, not RemoveAll: if anything appeared in Home meanwhile, it stays.
-	if p.RemoveHome && len(errs) == 0 && os.Remove(p.Home) == nil {
-		res.HomeRemoved = true
-	}
 	return res, errors.Join(errs...)
+}
+
+// deleteInstance stops an instance that is not Stopped the way `limactl
+// stop` does (its host agent shuts the guest down), kills it (`stop
+// --force`) only when force allows and the graceful stop failed, then
+// deletes it. Plain `delete` refuses an instance that is not Stopped, so
+// it never kills by itself; only after a kill does it get --force, because
+// Lima sends SIGKILL without waiting for the processes to end.
+func deleteInstance(ctx context.Context, l Limactl, it GlobalItem, force bool) error {
+	del := []string{"--tty=false", "delete", it.Name}
+	if it.Status != store.StatusStopped {
+		err := l.Run(ctx, fmt.Sprintf("stopping global VM %q", it.Name), "--tty=false", "stop", it.Name)
+		if err != nil && !force {
+			return fmt.Errorf("%s: %w", limactlReason(err), ErrNotStopped)
+		}
+		if err != nil {
+			if err := l.Run(ctx, fmt.Sprintf("killing global VM %q (--force)", it.Name), "--tty=false", "stop", "--force", it.Name); err != nil {
+				return errors.New(limactlReason(err))
+			}
+			del = []string{"--tty=false", "delete", "--force", it.Name}
+		}
+	}
+	if err := l.Run(ctx, fmt.Sprintf("deleting global VM %q", it.Name), del...); err != nil {
+		return errors.New(limactlReason(err))
+	}
+	return nil
+}
+
+// limactlReason is a failed limactl run with the last line it printed,
+// which is where limactl says why.
+func limactlReason(err error) string {
+	var se *StageError
+	if errors.As(err, &se) && len(se.Tail) > 0 {
+		return fmt.Sprintf("%v: %s", se.Err, se.Tail[len(se.Tail)-1])
+	}
+	return err.Error()
 }
 
 // Overlaps says whether a and b are the same directory or one holds the other.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -19,13 +20,23 @@ import (
 // setups left behind: instances in ~/.lima and Lima's image cache. The
 // listing is the contract: --yes deletes exactly what it lists.
 func (s *session) cmdCleanGlobal(args []string) error {
-	var yes bool
+	var yes, force bool
 	var instance string
 	if err := s.flags("clean-global", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&yes, "yes", false, "delete what is listed")
+		fs.BoolVar(&force, "force", false, "with --yes: kill an instance that does not stop gracefully (limactl stop --force)")
 		fs.StringVar(&instance, "instance", "", "list (and delete) only this instance of ~/.lima")
 	}); err != nil {
 		return err
+	}
+	// Listing stays allowed as root: it reads ~/.lima in this process and
+	// runs no limactl. Deleting needs limactl, which refuses root, and
+	// deleting only what needs none (the cache) would report a clean-up
+	// that did not happen; so --yes refuses before anything is touched.
+	root := os.Geteuid() == 0
+	if yes && root {
+		return &Error{Code: ExitConfig, Msg: "limactl refuses to run as root, so pixi-lima cannot delete Lima instances as root",
+			Hint: "run it as the user whose ~/.lima it is: pixi-lima clean-global --yes"}
 	}
 	p, err := s.loadProject()
 	if err != nil {
@@ -64,8 +75,8 @@ func (s *session) cmdCleanGlobal(args []string) error {
 		return nil
 	}
 	if !yes {
-		s.printf("nothing was deleted; to delete exactly what is listed: pixi-lima clean-global --yes%s",
-			map[bool]string{true: " --instance " + instance}[instance != ""])
+		s.printf("nothing was deleted; to delete exactly what is listed: pixi-lima clean-global --yes%s%s",
+			map[bool]string{true: " --instance " + instance}[instance != ""], map[bool]string{true: " (as your normal user)"}[root])
 		return nil
 	}
 	path, err := s.limactlPath(p)
@@ -73,7 +84,7 @@ func (s *session) cmdCleanGlobal(args []string) error {
 		return err
 	}
 	l := s.limactl(path, env.Build(s.environ, env.Overrides{Set: map[string]string{"LIMA_HOME": g.Home}}), p.paths.LogFile("clean-global"))
-	res, cleanErr := plan.Clean(context.Background(), l)
+	res, cleanErr := plan.Clean(context.Background(), l, force)
 	for _, it := range res.Removed {
 		fmt.Fprintf(s.stdout, "removed %s %s\n", it.Kind, it.Path)
 	}
@@ -82,8 +93,12 @@ func (s *session) cmdCleanGlobal(args []string) error {
 	}
 	fmt.Fprintf(s.stdout, "freed %d bytes (%s)\n", res.Freed, units.BytesSize(float64(res.Freed)))
 	if cleanErr != nil {
-		return &Error{Code: ExitFailed, Msg: "clean-global: " + cleanErr.Error(), Logs: []string{l.Log},
-			Hint: "pixi-lima clean-global lists what is left"}
+		hint := "pixi-lima clean-global lists what is left"
+		if errors.Is(cleanErr, lima.ErrNotStopped) {
+			hint = "to kill what does not stop: pixi-lima clean-global --yes --force"
+		}
+		return &Error{Code: ExitFailed, Msg: "clean-global: not everything listed was removed:\n  " + strings.ReplaceAll(cleanErr.Error(), "\n", "\n  "),
+			Logs: []string{l.Log}, Hint: hint}
 	}
 	return nil
 }
@@ -91,7 +106,9 @@ func (s *session) cmdCleanGlobal(args []string) error {
 // printPlan prints what clean-global would delete and what it leaves.
 func (s *session) printPlan(p *lima.GlobalPlan) {
 	w := s.stdout
-	if len(p.Items) == 0 && !p.RemoveHome {
+	if len(p.Items) == 0 && !p.RemoveHome && len(p.Protected) > 0 {
+		fmt.Fprintln(w, "nothing to delete") // the kept lines below say why
+	} else if len(p.Items) == 0 && !p.RemoveHome {
 		fmt.Fprintf(w, "nothing to clean: no Lima instances in %s and no Lima cache in %s\n", p.Home, p.Cache)
 	} else {
 		fmt.Fprintln(w, "Lima state outside this project:")
@@ -107,6 +124,10 @@ func (s *session) printPlan(p *lima.GlobalPlan) {
 		}
 		total := p.Total()
 		fmt.Fprintf(w, "total: %d bytes (%s)\n", total, units.BytesSize(float64(total)))
+	}
+	for _, it := range p.Protected {
+		fmt.Fprintf(w, "kept: instance %s is protected (%s, %s, %s); to let clean-global delete it: LIMA_HOME=%s limactl unprotect %s\n",
+			it.Name, it.Status, units.BytesSize(float64(it.Bytes)), it.Path, p.Home, it.Name)
 	}
 	if len(p.Others) > 0 {
 		fmt.Fprintf(w, "kept: %s also holds %s, which clean-global does not touch\n", p.Home, strings.Join(p.Others, ", "))

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,14 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCleanGlobal runs `pixi-lima clean-global` against a real global Lima
 // home: instances made by the real limactl (create only, no boot) with
 // LIMA_HOME unset under a sandbox HOME, beside a download cache holding a
 // symlink out of it and a stray file of the user's in ~/.lima. The
-// instances are Stopped: a running one would need a VM boot, so the
-// `limactl stop --force` step for running instances is not exercised here.
+// instances are Stopped; stopping one that is not is
+// TestCleanGlobalStopsGracefully.
 func TestCleanGlobal(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"cg\"\n")
@@ -207,4 +209,201 @@ func withoutKey(environ []string, key string) []string {
 		}
 	}
 	return out
+}
+
+// TestCleanGlobalKeepsProtected: an instance protected with the real
+// `limactl protect` is listed as kept and never stopped or deleted, and
+// Lima's _config (its ssh key) and ~/.lima stay with it, while the rest of
+// what is listed goes and the run succeeds.
+func TestCleanGlobalKeepsProtected(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"cgp\"\n")
+	limaHome := filepath.Join(p.Home, ".lima")
+	cache := filepath.Join(p.Home, ".cache", "lima")
+	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
+	img := qcowImage(t, p)
+	for _, name := range []string{"keep", "gone"} {
+		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker", "--set", localImage(img)))
+	}
+	p.MustRun(t, p.Command(limactl, "protect", "keep"))
+	// limactl create makes no disk (start does, and there is no VM here):
+	// a qcow2 stands in for the one Lima would have made.
+	disk := filepath.Join(limaHome, "keep", "diffdisk")
+	p.MustRun(t, p.Command("qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"))
+	must(t, os.MkdirAll(cache, 0o755))
+	must(t, os.WriteFile(filepath.Join(cache, "image"), []byte("x"), 0o644))
+	run(t, exec.Command("chown", "-R", fmt.Sprintf("%d:%d", s.UID, s.GID), p.Home))
+	clean := func(args ...string) (string, string, int) {
+		return p.Run(t, p.Command(p.Bin("pixi-lima"), append([]string{"clean-global"}, args...)...))
+	}
+	keptLine := regexp.MustCompile(`(?m)^kept: instance keep is protected .*` + regexp.QuoteMeta(filepath.Join(limaHome, "keep")))
+
+	out, errOut, code := clean()
+	if code != 0 || !keptLine.MatchString(out) {
+		t.Errorf("listing: exit %d, want 0 and keep listed as protected\n%s\n%s", code, out, errOut)
+	}
+	for _, re := range []string{`(?m)^\s+instance\s+keep\s`, `(?m)^\s+config\s`, `(?m)^\s+home\s`} {
+		if regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("listed for deletion (%s), but a protected instance keeps it:\n%s", re, out)
+		}
+	}
+
+	out, errOut, code = clean("--yes")
+	if code != 0 || !keptLine.MatchString(out) {
+		t.Errorf("--yes: exit %d, want 0 and keep reported as kept\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, `VM "keep"`) {
+		t.Errorf("limactl was run on the protected instance:\n%s", errOut)
+	}
+	mustExist(t, filepath.Join(limaHome, "keep", "lima.yaml"), disk, filepath.Join(limaHome, "keep", "protected"),
+		filepath.Join(limaHome, "_config", "user"))
+	mustNotExist(t, filepath.Join(limaHome, "gone"), cache)
+	for _, want := range []string{"removed instance " + filepath.Join(limaHome, "gone"), "removed cache " + cache} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if got := p.MustRun(t, p.Command(limactl, "list", "--format", "{{.Name}} {{.Protected}}")); strings.TrimSpace(got) != "keep true" {
+		t.Errorf("limactl list: %q, want only the protected keep", got)
+	}
+}
+
+// TestCleanGlobalStopsGracefully: an instance that is not Stopped is
+// stopped with `limactl stop NAME`; only --force escalates to `limactl
+// stop --force` when that fails, and until then nothing it runs is killed,
+// the failure names what was kept and why (exit 1), and Lima's _config and
+// ~/.lima stay. No VM boots here, so two `sleep` processes of the test user
+// stand in for the host agent and QEMU (ha.pid, qemu.pid): the real limactl
+// then sees an instance whose processes run but whose host agent does not
+// answer ("Broken"), and its graceful stop really fails. The path where a
+// graceful stop succeeds needs a real VM and is not exercised here.
+func TestCleanGlobalStopsGracefully(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"cgs\"\n")
+	limaHome := filepath.Join(p.Home, ".lima")
+	cache := filepath.Join(p.Home, ".cache", "lima")
+	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
+	img := qcowImage(t, p)
+	for _, name := range []string{"stuck", "idle"} {
+		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker", "--set", localImage(img)))
+	}
+	hostAgent, hostAgentAlive := standIn(t, p)
+	driver, driverAlive := standIn(t, p)
+	must(t, os.WriteFile(filepath.Join(limaHome, "stuck", "ha.pid"), []byte(strconv.Itoa(hostAgent)), 0o644))
+	must(t, os.WriteFile(filepath.Join(limaHome, "stuck", "qemu.pid"), []byte(strconv.Itoa(driver)), 0o644))
+	must(t, os.MkdirAll(cache, 0o755))
+	run(t, exec.Command("chown", "-R", fmt.Sprintf("%d:%d", s.UID, s.GID), p.Home))
+	clean := func(args ...string) (string, string, int) {
+		return p.Run(t, p.Command(p.Bin("pixi-lima"), append([]string{"clean-global"}, args...)...))
+	}
+	logFile := filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "clean-global.log")
+
+	out, errOut, code := clean()
+	if !regexp.MustCompile(`(?m)^\s+instance\s+stuck\s+Broken\s`).MatchString(out) {
+		t.Fatalf("stuck is not listed as Broken (exit %d):\n%s\n%s", code, out, errOut)
+	}
+
+	// Without --force: the graceful stop fails, stuck and everything it
+	// needs stay, the rest goes, and the error says which is which.
+	out, errOut, code = clean("--yes")
+	if code != 1 {
+		t.Errorf("--yes with a VM that does not stop: exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	if !hostAgentAlive() || !driverAlive() {
+		t.Errorf("without --force a process of the instance was killed")
+	}
+	mustExist(t, filepath.Join(limaHome, "stuck", "lima.yaml"), filepath.Join(limaHome, "_config", "user"))
+	mustNotExist(t, filepath.Join(limaHome, "idle"), cache)
+	for _, want := range []string{"removed instance " + filepath.Join(limaHome, "idle"), "removed cache " + cache} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "removed config") || strings.Contains(out, "it was empty") {
+		t.Errorf("stdout says _config or ~/.lima went:\n%s", out)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`instance ` + regexp.QuoteMeta(filepath.Join(limaHome, "stuck")) + ` was not removed: .*limactl stop.*Broken`),
+		regexp.MustCompile(`config ` + regexp.QuoteMeta(filepath.Join(limaHome, "_config")) + ` was not removed: .*stuck`),
+		regexp.MustCompile(regexp.QuoteMeta(limaHome) + ` was not removed`),
+		regexp.MustCompile(`hint: .*clean-global --yes --force`),
+	} {
+		if !want.MatchString(errOut) {
+			t.Errorf("stderr lacks %s:\n%s", want, errOut)
+		}
+	}
+	logged, _ := os.ReadFile(logFile)
+	if !strings.Contains(string(logged), "limactl --tty=false stop stuck\n") || strings.Contains(string(logged), "--force") {
+		t.Errorf("limactl runs, want a graceful stop and no --force:\n%s", logged)
+	}
+
+	// --force: the failed graceful stop escalates to a kill; then stuck,
+	// Lima's _config and the emptied ~/.lima all go.
+	out, errOut, code = clean("--yes", "--force")
+	if code != 0 {
+		t.Errorf("--yes --force: exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	for i := 0; i < 50 && (hostAgentAlive() || driverAlive()); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if hostAgentAlive() || driverAlive() {
+		t.Errorf("--force did not kill the instance's processes")
+	}
+	mustNotExist(t, limaHome)
+	logged, _ = os.ReadFile(logFile)
+	if !regexp.MustCompile(`limactl --tty=false stop stuck\n(?s:.*)limactl --tty=false stop --force stuck\n`).Match(logged) {
+		t.Errorf("limactl runs, want a graceful stop, then stop --force:\n%s", logged)
+	}
+}
+
+// TestCleanGlobalRefusesRoot: limactl refuses root, so clean-global --yes
+// as root must refuse (exit 3) before it deletes anything, the cache too.
+// Listing stays allowed: it runs no limactl.
+func TestCleanGlobalRefusesRoot(t *testing.T) {
+	s := requireSetup(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	p := newProject(t, s, "[workspace]\nname = \"cgroot\"\n")
+	cache := filepath.Join(p.Home, ".cache", "lima")
+	must(t, os.MkdirAll(cache, 0o755))
+	must(t, os.WriteFile(filepath.Join(cache, "image"), []byte("x"), 0o644))
+	asRoot := func(args ...string) (string, int) {
+		cmd := exec.Command(p.Bin("pixi-lima"), append([]string{"clean-global"}, args...)...)
+		cmd.Dir, cmd.Env = p.Root, p.Env()
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	if out, code := asRoot(); code != 0 || !strings.Contains(out, cache) {
+		t.Errorf("listing as root: exit %d, want 0 and the cache listed\n%s", code, out)
+	}
+	if out, code := asRoot("--yes"); code != 3 || !strings.Contains(out, "refuses to run as root") {
+		t.Errorf("--yes as root: exit %d, want 3 (refused as root)\n%s", code, out)
+	}
+	mustExist(t, filepath.Join(cache, "image"))
+}
+
+// standIn starts a process of the test user that stands in for one of an
+// instance's (a host agent, QEMU) and returns its pid and whether it still
+// runs. It is reaped as soon as it ends, so that Lima does not see a zombie
+// as running.
+func standIn(t *testing.T, p *Project) (int, func() bool) {
+	t.Helper()
+	cmd := p.Command("sleep", "600")
+	must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	return cmd.Process.Pid, func() bool {
+		select {
+		case <-done:
+			return false
+		default:
+			return true
+		}
+	}
 }
