@@ -4,15 +4,22 @@
 package env
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
-// Manifest is the file that marks a pixi workspace root.
-const Manifest = "pixi.toml"
+// Manifest is the file that marks a pixi workspace root. Pyproject marks
+// one too when it has a pixi workspace table; Manifest wins when both exist.
+const (
+	Manifest  = "pixi.toml"
+	Pyproject = "pyproject.toml"
+)
 
 // ErrNoProject is returned when no pixi workspace encloses the call.
 var ErrNoProject = errors.New("no pixi workspace found")
@@ -21,7 +28,8 @@ var ErrNoProject = errors.New("no pixi workspace found")
 //  1. the workspace whose .pixi/ holds our own executable, so that a shim in
 //     one repo's .pixi/bin never acts on another repo, whatever the cwd;
 //  2. PIXI_PROJECT_ROOT, which pixi sets for tasks and `pixi shell`;
-//  3. the nearest directory at or above cwd that has a pixi.toml.
+//  3. the nearest directory at or above cwd that is a workspace (see
+//     ManifestPath).
 //
 // The result has its symlinks resolved: Lima resolves them too, and the
 // socket budget must be computed on the path Lima will use.
@@ -30,13 +38,13 @@ func FindRoot(exe string, getenv func(string) string, cwd string) (string, error
 		return resolve(root)
 	}
 	if root := getenv("PIXI_PROJECT_ROOT"); root != "" {
-		if _, err := os.Stat(filepath.Join(root, Manifest)); err != nil {
+		if ManifestPath(root) == "" {
 			return "", fmt.Errorf("%w: PIXI_PROJECT_ROOT=%s has no %s", ErrNoProject, root, Manifest)
 		}
 		return resolve(root)
 	}
 	for dir := cwd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, Manifest)); err == nil {
+		if ManifestPath(dir) != "" {
 			return resolve(dir)
 		}
 		if filepath.Dir(dir) == dir {
@@ -45,7 +53,47 @@ func FindRoot(exe string, getenv func(string) string, cwd string) (string, error
 	}
 }
 
-// rootOfExecutable returns X when exe is X/.pixi/... and X has a pixi.toml.
+// ManifestPath is the manifest that makes dir a pixi workspace, as pixi
+// chooses it: dir/pixi.toml when it exists (readable or not: reading it is
+// LoadConfig's job, which says what is wrong), else dir/pyproject.toml when
+// it has a [tool.pixi.workspace] or [tool.pixi.project] table; "" when dir
+// is no workspace.
+func ManifestPath(dir string) string {
+	if path := filepath.Join(dir, Manifest); exists(path) {
+		return path
+	}
+	path := filepath.Join(dir, Pyproject)
+	if data, err := os.ReadFile(path); err == nil && pixiPyproject(data) {
+		return path
+	}
+	return ""
+}
+
+// pixiPyproject reports whether a pyproject.toml declares a pixi workspace.
+// Like pixi, it first looks for "[tool.pixi" in the text, so the many
+// pyproject.toml files without it cost no parse, and a pixi table spelled
+// only with dotted keys does not count (pixi skips it too). A file that
+// has the text but is not TOML counts: pixi stops on it, and LoadConfig
+// then reports where it is broken instead of a confusing "no workspace".
+func pixiPyproject(data []byte) bool {
+	if !bytes.Contains(data, []byte("[tool.pixi")) {
+		return false
+	}
+	var doc struct {
+		Tool struct{ Pixi map[string]any } `toml:"tool"`
+	}
+	if toml.Unmarshal(data, &doc) != nil {
+		return true
+	}
+	for _, table := range []string{"workspace", "project"} { // project: pixi before 0.40
+		if _, ok := doc.Tool.Pixi[table].(map[string]any); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// rootOfExecutable returns X when exe is X/.pixi/... and X is a workspace.
 func rootOfExecutable(exe string) (string, bool) {
 	if exe == "" {
 		return "", false
@@ -59,10 +107,15 @@ func rootOfExecutable(exe string) (string, bool) {
 		return "", false
 	}
 	root := exe[:i]
-	if _, err := os.Stat(filepath.Join(root, Manifest)); err != nil {
+	if ManifestPath(root) == "" {
 		return "", false
 	}
 	return root, true
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func resolve(dir string) (string, error) {

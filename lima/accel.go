@@ -1,6 +1,7 @@
 package lima
 
 import (
+	"os"
 	"runtime"
 	"strings"
 
@@ -34,4 +35,18 @@ func TCGFallback(vmType string, getenv func(string) string) (key, value string, 
 		return "", "", false
 	}
 	return key, "qemu-system-" + string(arch) + " " + args, true
+}
+
+// KVMFix is the one thing to do when KVM is not usable: access to the
+// device where it exists; otherwise there is nothing to join, and only
+// virtualization (in the firmware, or nested for a VM) brings it.
+func KVMFix() string {
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		return `sudo usermod -aG kvm "$(id -un)", then log in again`
+	}
+	return "enable virtualization (VT-x/AMD-V, or nested virtualization for a VM) so that /dev/kvm exists"
+}
+
+func tcgWarning() string {
+	return "/dev/kvm is not usable, so QEMU emulates the CPU (TCG): a start takes minutes, not seconds (fix: " + KVMFix() + ")"
 }

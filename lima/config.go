@@ -3,6 +3,8 @@
 package lima
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/pixi-lima/pixi-lima/env"
 )
 
 // Defaults are small on purpose: a per-repo engine shares the laptop.
@@ -41,12 +45,18 @@ type Config struct {
 	Mounts    []Mount // extra mounts besides the project root
 	Template  string  // Lima template locator or file
 	Image     string  // disk image path or URL replacing the template's images
+	// RootAliases are the other paths this call reaches the project by (a
+	// symlink, macOS's /tmp for /private/tmp; see env.Aliases). Not a
+	// setting: docker sends bind-mount paths as the user typed them, so
+	// the guest mounts the project at these paths too.
+	RootAliases []string
 }
 
 // Mount is a host directory shared with the guest at the same path.
 type Mount struct {
-	Location string `json:"location"`
-	Writable bool   `json:"writable"`
+	Location   string `json:"location"`
+	MountPoint string `json:"mountPoint,omitempty"` // in the guest; empty: Location
+	Writable   bool   `json:"writable"`
 }
 
 // ConfigError names the setting that is wrong and what it should look like.
@@ -89,36 +99,54 @@ func Keys() []string {
 	return keys
 }
 
-// LoadConfig reads [tool.pixi-lima] from the manifest at root, applies the
-// PIXI_LIMA_* overrides, and fills defaults. Every value is checked here,
-// before Lima runs.
+// LoadConfig reads [tool.pixi-lima] from the manifest at root (pixi.toml,
+// or pyproject.toml: env.ManifestPath), applies the PIXI_LIMA_* overrides,
+// and fills defaults. Every value is checked here, before Lima runs; a
+// manifest that cannot be read is a project problem like a bad value.
 func LoadConfig(root string, getenv func(string) string) (Config, error) {
-	data, err := os.ReadFile(filepath.Join(root, "pixi.toml"))
-	if err != nil {
-		return Config{}, err
+	path := env.ManifestPath(root)
+	if path == "" {
+		return Config{}, &ConfigError{Source: root, Msg: "no " + env.Manifest + ", nor a " + env.Pyproject + " with [tool.pixi.workspace]"}
 	}
-	return ParseConfig(root, data, getenv)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is the Source already
+		}
+		return Config{}, &ConfigError{Source: path, Msg: "cannot read it: " + err.Error()}
+	}
+	return parseConfig(root, filepath.Base(path), data, getenv)
 }
 
-// ParseConfig is LoadConfig on manifest bytes already read.
+// ParseConfig is LoadConfig on pixi.toml bytes already read.
 func ParseConfig(root string, manifest []byte, getenv func(string) string) (Config, error) {
+	return parseConfig(root, env.Manifest, manifest, getenv)
+}
+
+// parseConfig is ParseConfig on the bytes of file, pixi.toml or
+// pyproject.toml, which the errors name.
+func parseConfig(root, file string, manifest []byte, getenv func(string) string) (Config, error) {
+	type named struct{ Name string }
 	var doc struct {
-		Workspace struct{ Name string } `toml:"workspace"`
-		Project   struct{ Name string } `toml:"project"` // pixi before 0.40
+		Workspace named `toml:"workspace"`
+		Project   named `toml:"project"` // pixi.toml before pixi 0.40; pyproject.toml's own
 		Tool      struct {
+			Pixi struct {
+				Workspace named `toml:"workspace"`
+				Project   named `toml:"project"` // pixi before 0.40
+			} `toml:"pixi"`
 			PixiLima map[string]any `toml:"pixi-lima"`
 		} `toml:"tool"`
 	}
 	if err := toml.Unmarshal(manifest, &doc); err != nil {
-		return Config{}, &ConfigError{Source: "pixi.toml", Msg: "not valid TOML: " + err.Error()}
+		return Config{}, &ConfigError{Source: file, Msg: "not valid TOML: " + err.Error()}
 	}
-	workspace := doc.Workspace.Name
-	if workspace == "" {
-		workspace = doc.Project.Name
-	}
-	if workspace == "" {
-		workspace = filepath.Base(root)
-	}
+	// Each file has only its own tables, so one order serves both: pixi.toml
+	// names the workspace in [workspace] (or [project]), pyproject.toml in
+	// [tool.pixi.workspace] (or [tool.pixi.project]), else in [project].
+	workspace := cmp.Or(doc.Workspace.Name, doc.Tool.Pixi.Workspace.Name, doc.Tool.Pixi.Project.Name,
+		doc.Project.Name, filepath.Base(root))
 	c := Config{
 		Engine:   EngineLima,
 		Name:     InstanceName(workspace),
@@ -130,14 +158,14 @@ func ParseConfig(root string, manifest []byte, getenv func(string) string) (Conf
 	for key := range doc.Tool.PixiLima {
 		if !isKey(key) {
 			return Config{}, &ConfigError{
-				Source: "pixi.toml [tool.pixi-lima] " + key,
+				Source: file + " [tool.pixi-lima] " + key,
 				Msg:    "unknown setting" + Suggest(key, Keys()) + "; known: " + strings.Join(Keys(), ", "),
 			}
 		}
 	}
 	for _, s := range settings {
 		if v, ok := doc.Tool.PixiLima[s.key]; ok {
-			src := "pixi.toml [tool.pixi-lima] " + s.key
+			src := file + " [tool.pixi-lima] " + s.key
 			if err := s.set(&c, v, root); err != nil {
 				return Config{}, &ConfigError{Source: src, Msg: err.Error() + "; expected " + s.help}
 			}

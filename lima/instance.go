@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/go-units"
 	"github.com/lima-vm/lima/pkg/hostagent/events"
 	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/lima-vm/lima/pkg/store"
@@ -32,25 +31,25 @@ type Manager struct {
 	Paths   env.Paths
 	Config  Config
 	Limactl Limactl
-	Stderr  io.Writer
-	// SoftwareEmulation: KVM is not usable, QEMU emulates the CPU (see
+	Stderr  io.Writer // Limactl's: where every message of the Lima side goes
+	// softwareEmulation: KVM is not usable, QEMU emulates the CPU (see
 	// TCGFallback). Starts are said to be slow, with the fix.
-	SoftwareEmulation bool
+	softwareEmulation bool
 }
 
-// NewManager prepares pkg/store, which reads LIMA_HOME from our own
-// environment, to look at the project's instances only.
-func NewManager(paths env.Paths, cfg Config, limactl Limactl, stderr io.Writer) *Manager {
+// NewManager builds the Manager of the project's instance: limactl runs
+// with its environment, and tcg says QEMU will emulate the CPU.
+func NewManager(paths env.Paths, cfg Config, limactl Limactl, tcg bool) *Manager {
 	UseHome(paths.LimaHome)
 	setLimaVersion()
-	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: stderr}
+	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: limactl.Stderr, softwareEmulation: tcg}
 }
 
 // setLimaVersion tells Lima's packages which Lima they are. limactl and
 // install.sh's pixi-lima get it by -ldflags -X; a plain `go build` (tests)
-// does not, and without it pkg/store fails every lima.yaml that has minimumLimaVersion (Lima's own
-// templates do) with "can't parse builtin Lima version", so Inspect never
-// sees Stopped or Running.
+// does not, and without it pkg/store fails every lima.yaml that has
+// minimumLimaVersion (Lima's own templates do) with "can't parse builtin
+// Lima version", so Inspect never sees Stopped or Running.
 func setLimaVersion() {
 	if version.Version != "<unknown>" {
 		return
@@ -67,15 +66,10 @@ func setLimaVersion() {
 // Socket is the forwarded docker socket of the instance.
 func (m *Manager) Socket() string { return m.Paths.DockerSocket(m.Config.Name) }
 
-// Inspect returns the instance as Lima's pkg/store sees it, or nil when it
-// does not exist.
-func (m *Manager) Inspect() (*store.Instance, error) {
-	inst, err := store.Inspect(m.Config.Name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	return inst, err
-}
+func (m *Manager) dir() string { return m.Paths.InstanceDir(m.Config.Name) }
+
+// Inspect is Inspect of this Manager's instance.
+func (m *Manager) Inspect() (*store.Instance, error) { return Inspect(m.Paths, m.Config.Name) }
 
 // How long docker gets to answer once Lima says the VM runs: the socket is
 // forwarded by Lima's host agent a moment after the guest is up.
@@ -132,11 +126,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 			return err
 		}
 	case inst.Status == store.StatusBroken:
-		// A host crash or a killed host agent leaves ha.pid and sockets behind.
-		// `limactl stop --force` removes exactly those; the disk is untouched.
-		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q was left half-running (%s); clearing Lima's stale state\n",
-			m.Config.Name, joinErrors(inst.Errors))
-		if err := m.Stop(ctx, true); err != nil {
+		if err := m.recoverBroken(ctx, inst); err != nil {
 			return err
 		}
 	case inst.Status != store.StatusStopped:
@@ -146,9 +136,10 @@ func (m *Manager) Ensure(ctx context.Context) error {
 }
 
 // create runs `limactl create` with the project's settings. If it fails,
-// the half-made instance directory is removed: it was created by this very
-// call, has never booted and holds nothing of the user's, and leaving it
-// would make every next try fail on a broken lima.yaml.
+// it removes the instance directory only when this very call made it: then
+// it has never booted and holds nothing of the user's, and leaving it would
+// make every next try fail on a broken lima.yaml. A directory that was
+// there before is never touched (Inspect reports it as damaged).
 func (m *Manager) create(ctx context.Context) error {
 	if err := env.CheckSocketBudget(m.Paths.LimaHome, m.Config.Name, runtime.GOOS); err != nil {
 		return err
@@ -156,15 +147,22 @@ func (m *Manager) create(ctx context.Context) error {
 	if err := CheckQEMUImg(m.Config.VMType); err != nil {
 		return err
 	}
+	_, statErr := os.Lstat(m.dir())
+	ours := errors.Is(statErr, fs.ErrNotExist)
 	c := m.Config
 	stage := fmt.Sprintf("creating VM %q from %s (%d CPUs, %s memory, %s disk)", c.Name, c.Template, c.CPUs, c.Memory, c.Disk)
 	err := m.Limactl.Run(ctx, stage, "--tty=false", "create", "--name="+c.Name, c.Template, "--set", CreateExpression(c, m.Paths.Root))
 	if err != nil {
-		if inst, _ := m.Inspect(); inst == nil || inst.Status != store.StatusRunning {
-			os.RemoveAll(m.Paths.InstanceDir(c.Name))
+		if ours {
+			os.RemoveAll(m.dir())
 		}
+		var se *StageError
+		if errors.As(err, &se) {
+			se.Hint = "pixi-lima doctor shows what is wrong; fix it, then run the command again (nothing of the failed VM was kept)"
+		}
+		return err
 	}
-	return err
+	return writeOrigin(m.dir(), c)
 }
 
 // CreateExpression is the yq expression that turns Lima's template into the
@@ -172,7 +170,7 @@ func (m *Manager) create(ctx context.Context) error {
 // bases, so setting .mounts replaces the base's home mount: only the
 // project (writable, same path) and the configured extras are shared.
 func CreateExpression(c Config, root string) string {
-	mounts := append([]Mount{{Location: root, Writable: true}}, c.Mounts...)
+	mounts := projectMounts(c, root, c.RootAliases)
 	expr := []string{
 		fmt.Sprintf(".cpus = %d", c.CPUs),
 		fmt.Sprintf(".memory = %s", quote(c.Memory)),
@@ -192,29 +190,6 @@ func CreateExpression(c Config, root string) string {
 	return strings.Join(expr, " | ")
 }
 
-// ResizeExpression applies changed cpus, memory and disk to an existing
-// instance at its next start. Lima cannot shrink a disk, so a smaller disk
-// setting is reported and ignored rather than failing the start.
-func (m *Manager) ResizeExpression(inst *store.Instance) string {
-	c := m.Config
-	var expr []string
-	if inst.CPUs != c.CPUs {
-		expr = append(expr, fmt.Sprintf(".cpus = %d", c.CPUs))
-	}
-	if mem, err := units.RAMInBytes(c.Memory); err == nil && mem != inst.Memory {
-		expr = append(expr, ".memory = "+quote(c.Memory))
-	}
-	if disk, err := units.RAMInBytes(c.Disk); err == nil && disk != inst.Disk {
-		if disk < inst.Disk {
-			fmt.Fprintf(m.Stderr, "pixi-lima: warning: disk = %s is smaller than the VM's %s disk; Lima cannot shrink a disk, keeping it (to start over: pixi-lima delete)\n",
-				c.Disk, units.BytesSize(float64(inst.Disk)))
-		} else {
-			expr = append(expr, ".disk = "+quote(c.Disk))
-		}
-	}
-	return strings.Join(expr, " | ")
-}
-
 // start boots the instance, recovers once from a degraded start (Lima v1.2.2
 // often ends a slow cold boot with the guest agent not yet running; a stop and
 // start clears it) and waits until docker answers.
@@ -223,19 +198,20 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 		return err
 	}
 	restart := []string{"--tty=false", "start", m.Config.Name}
-	if m.SoftwareEmulation {
+	if m.softwareEmulation {
 		// Lima's 10 minutes are too few for an emulated boot on a busy host.
 		restart = append(restart, "--timeout="+bootWait.String())
 	}
 	args := restart
 	if inst != nil {
-		if expr := m.ResizeExpression(inst); expr != "" {
+		m.sayDrift(inst)
+		if expr := m.ApplyExpression(inst); expr != "" {
 			args = append(slices.Clip(restart), "--set", expr)
 		}
 	}
 	stage := fmt.Sprintf("starting VM %q", m.Config.Name)
-	if m.SoftwareEmulation {
-		fmt.Fprintln(m.Stderr, "pixi-lima: /dev/kvm is not usable, so QEMU emulates the CPU (TCG): a start takes minutes, not seconds (fix: give your user access to /dev/kvm, e.g. sudo usermod -aG kvm $USER)")
+	if m.softwareEmulation {
+		fmt.Fprintln(m.Stderr, "pixi-lima: "+tcgWarning())
 	}
 	err := m.Limactl.Run(ctx, stage, args...)
 	if ev, degraded := m.lastEvent(); err != nil && degraded {
@@ -260,6 +236,18 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	return nil
 }
 
+// sayDrift says, once per start, which settings the VM now takes and
+// which only a new VM would have.
+func (m *Manager) sayDrift(inst *store.Instance) {
+	for _, d := range Drifts(m.Config, m.Paths.Root, inst) {
+		if d.AtStart {
+			fmt.Fprintf(m.Stderr, "pixi-lima: applying the changed %s to VM %q at this start: %s (was %s)\n", d.Key, m.Config.Name, d.Want, d.Have)
+		} else {
+			fmt.Fprintf(m.Stderr, "pixi-lima: warning: %s differs from VM %q and is not applied: %s\n", d.Key, m.Config.Name, d)
+		}
+	}
+}
+
 // withLogs adds the tail of Lima's host agent log to a failed stage.
 func (m *Manager) withLogs(err error) error {
 	var se *StageError
@@ -274,18 +262,10 @@ func (m *Manager) withLogs(err error) error {
 	return se
 }
 
-// lastEvent reads the host agent's last status event (Lima writes them as
-// JSON lines to ha.stdout.log) and says whether it reports "degraded".
+// lastEvent is the host agent's last event, and whether it says degraded.
 func (m *Manager) lastEvent() (events.Event, bool) {
-	var last events.Event
-	path := filepath.Join(m.Paths.InstanceDir(m.Config.Name), "ha.stdout.log")
-	for _, line := range tailFile(path, 50) {
-		var ev events.Event
-		if json.Unmarshal([]byte(line), &ev) == nil && !ev.Time.IsZero() {
-			last = ev
-		}
-	}
-	return last, last.Status.Running && last.Status.Degraded
+	ev := LastEvent(m.dir())
+	return ev, ev.Status.Running && ev.Status.Degraded
 }
 
 // bootWait is how long a boot may take: the timeout we give limactl start
@@ -311,20 +291,40 @@ func (m *Manager) waitBooted(ctx context.Context, within time.Duration) {
 	}
 }
 
-// Degraded says whether the running instance's host agent last reported degraded.
-func (m *Manager) Degraded() (bool, []string) {
-	ev, degraded := m.lastEvent()
-	return degraded, ev.Status.Errors
+// Stop shuts the guest down cleanly (limactl stop); a Broken instance
+// goes through recoverBroken. kill is `stop --force`: QEMU is killed at
+// once, without a shutdown of the guest, and only the user asks for it.
+func (m *Manager) Stop(ctx context.Context, inst *store.Instance, kill bool) error {
+	switch {
+	case kill:
+		forgetForeignPIDs(m.dir(), m.Stderr)
+		return m.Limactl.Run(ctx, fmt.Sprintf("killing VM %q (stop --force)", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
+	case inst != nil && inst.Status == store.StatusBroken:
+		return m.recoverBroken(ctx, inst)
+	}
+	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), "--tty=false", "stop", m.Config.Name)
 }
 
-// Stop stops the instance; force also clears a Broken instance's stale state.
-func (m *Manager) Stop(ctx context.Context, force bool) error {
-	args := []string{"--tty=false", "stop", m.Config.Name}
-	if force {
-		forgetForeignPIDs(m.Paths.InstanceDir(m.Config.Name), m.Stderr)
-		args = []string{"--tty=false", "stop", "--force", m.Config.Name}
+// recoverBroken clears what a dead host agent left (a host crash, a killed
+// limactl): ha.pid and sockets, which `limactl stop --force` removes while
+// the disk stays. But if QEMU still runs, stop --force would SIGKILL a live
+// guest, with whatever it had not written yet: so the guest first gets a
+// clean shutdown, and is killed only if it does not end within
+// guestShutdownWait.
+func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error {
+	name, dir := m.Config.Name, m.dir()
+	fmt.Fprintf(m.Stderr, "pixi-lima: VM %q was left half-running (%s)\n", name, joinErrors(inst.Errors))
+	forgetForeignPIDs(dir, m.Stderr)
+	if pid, ours := limaPID(dir, "qemu.pid"); ours && alive(pid) {
+		begin := time.Now()
+		fmt.Fprintf(m.Stderr, "pixi-lima: its guest still runs (QEMU pid %d) without Lima's host agent; shutting it down cleanly (ACPI power button) …\n", pid)
+		if err := powerdown(ctx, dir, pid, guestShutdownWait); err != nil {
+			fmt.Fprintf(m.Stderr, "pixi-lima: warning: %v; killing it (writes the guest had not flushed are lost)\n", err)
+		} else {
+			fmt.Fprintf(m.Stderr, "pixi-lima: the guest shut down cleanly in %s\n", round(time.Since(begin)))
+		}
 	}
-	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), args...)
+	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", name), "--tty=false", "stop", "--force", name)
 }
 
 // Delete removes the instance and its disk. Callers confirm first.
@@ -369,17 +369,6 @@ func tailFile(path string, n int) []string {
 		lines = lines[len(lines)-n:]
 	}
 	return lines
-}
-
-func joinErrors(errs []error) string {
-	var s []string
-	for _, e := range errs {
-		s = append(s, e.Error())
-	}
-	if len(s) == 0 {
-		return "no details from Lima"
-	}
-	return strings.Join(s, "; ")
 }
 
 func quote(s string) string { return mustJSON(s) }

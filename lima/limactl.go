@@ -3,7 +3,6 @@ package lima
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +29,7 @@ type StageError struct {
 	Err   error
 	Tail  []string // limactl's last lines
 	Logs  []string // files with the whole story
+	Hint  string   // the next step, where the stage knows it better than a generic one
 }
 
 func (e *StageError) Error() string { return fmt.Sprintf("error at %q: %v", e.Stage, e.Err) }
@@ -162,9 +162,6 @@ func round(d time.Duration) time.Duration {
 	}
 	return d.Round(100 * time.Millisecond)
 }
-
-// ErrNoLimactl means neither LIMACTL, the installed copy nor PATH has one.
-var ErrNoLimactl = errors.New("limactl not found")
 
 // subcommand is the first argument that is not a flag ("create" in
 // `--tty=false create …`), to name what failed.

@@ -119,7 +119,8 @@ func (s *session) cmdInit(args []string) error {
 func (s *session) cmdStop(args []string) error {
 	var force bool
 	if err := s.flags("stop", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&force, "force", false, "stop a VM Lima reports as Broken, clearing its stale pid files and sockets")
+		fs.BoolVar(&force, "force", false, "kill the VM at once, without a clean shutdown of its guest, even a healthy one "+
+			"(not needed for a half-running VM: stop shuts its guest down cleanly first)")
 	}); err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (s *session) cmdStop(args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.Stop(context.Background(), force || inst.Status == store.StatusBroken)
+	return m.Stop(context.Background(), inst, force)
 }
 
 func (s *session) cmdRestart(args []string) error {
@@ -155,7 +156,7 @@ func (s *session) cmdRestart(args []string) error {
 		return err
 	}
 	if inst != nil && inst.Status != store.StatusStopped {
-		if err := m.Stop(context.Background(), inst.Status == store.StatusBroken); err != nil {
+		if err := m.Stop(context.Background(), inst, false); err != nil {
 			return err
 		}
 	}
@@ -163,8 +164,9 @@ func (s *session) cmdRestart(args []string) error {
 }
 
 // inspect loads the project and looks at its instance through pkg/store;
-// only acting on it needs limactl (and a user other than root). A nil
-// project means the host engine is configured and there is no VM.
+// only acting on it needs limactl (and a user other than root). With the
+// host engine there is no VM: it says so and returns no project, and the
+// command has nothing to do.
 func (s *session) inspect() (*project, *store.Instance, error) {
 	p, err := s.loadProject()
 	if err != nil {
@@ -174,7 +176,7 @@ func (s *session) inspect() (*project, *store.Instance, error) {
 		s.printf("engine = \"host\": there is no VM to manage")
 		return nil, nil, nil
 	}
-	inst, err := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr).Inspect()
+	inst, err := lima.Inspect(p.paths, p.config.Name)
 	return p, inst, err
 }
 

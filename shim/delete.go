@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -24,6 +25,10 @@ func (s *session) cmdDelete(args []string) error {
 		return err
 	}
 	p, inst, err := s.inspect()
+	var damaged *lima.DamagedError
+	if errors.As(err, &damaged) {
+		return s.deleteDamaged(damaged, force)
+	}
 	if err != nil || p == nil {
 		return err
 	}
@@ -36,18 +41,42 @@ func (s *session) cmdDelete(args []string) error {
 		return err
 	}
 	if !force {
-		loss := s.whatIsLost(m)
-		if !isTerminal(s.stdin) {
-			return &Error{Code: ExitRefused, Msg: fmt.Sprintf("not deleting VM %q without confirmation: %s", m.Config.Name, loss),
-				Hint: "pixi-lima delete --force"}
-		}
-		fmt.Fprintf(s.stderr, "Delete VM %q? %s\nType yes to delete: ", m.Config.Name, loss)
-		answer, _ := bufio.NewReader(s.stdin).ReadString('\n')
-		if a := strings.TrimSpace(strings.ToLower(answer)); a != "yes" && a != "y" {
-			return &Error{Code: ExitRefused, Msg: "not deleted", Hint: "pixi-lima delete --force deletes without asking"}
+		if err := s.confirmDelete(m.Config.Name, s.whatIsLost(m)); err != nil {
+			return err
 		}
 	}
 	return m.Delete(context.Background())
+}
+
+// confirmDelete asks on a terminal and refuses anywhere else.
+func (s *session) confirmDelete(name, loss string) error {
+	if !isTerminal(s.stdin) {
+		return &Error{Code: ExitRefused, Msg: fmt.Sprintf("not deleting VM %q without confirmation: %s", name, loss),
+			Hint: "pixi-lima delete --force"}
+	}
+	fmt.Fprintf(s.stderr, "Delete VM %q? %s\nType yes to delete: ", name, loss)
+	answer, _ := bufio.NewReader(s.stdin).ReadString('\n')
+	if a := strings.TrimSpace(strings.ToLower(answer)); a != "yes" && a != "y" {
+		return &Error{Code: ExitRefused, Msg: "not deleted", Hint: "pixi-lima delete --force deletes without asking"}
+	}
+	return nil
+}
+
+// deleteDamaged removes an instance directory Lima cannot read (limactl
+// delete ignores it), after the same confirmation as a whole VM.
+func (s *session) deleteDamaged(d *lima.DamagedError, force bool) error {
+	if !force {
+		loss := fmt.Sprintf("it is damaged (%s), and its directory %s with %s on the host will be lost",
+			d.Why, d.Dir, units.BytesSize(float64(d.Bytes)))
+		if err := s.confirmDelete(d.Name, loss); err != nil {
+			return err
+		}
+	}
+	if err := lima.RemoveDamaged(d); err != nil {
+		return &Error{Code: ExitFailed, Msg: "not deleted: " + err.Error()}
+	}
+	s.printf("deleted the damaged VM %q (%s)", d.Name, d.Dir)
+	return nil
 }
 
 // whatIsLost says what goes with the VM's disk. When the engine answers it

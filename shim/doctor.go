@@ -255,12 +255,8 @@ func (s *session) checkHypervisor(vmType string) []check {
 		if ok, why := lima.KVM(); ok {
 			checks = append(checks, check{Name: "kvm", OK: true, Detail: why})
 		} else {
-			fix := "enable virtualization (VT-x/AMD-V, or nested virtualization for a VM) so that /dev/kvm exists"
-			if _, err := os.Stat("/dev/kvm"); err == nil {
-				fix = "sudo usermod -aG kvm \"$(id -un)\", then log in again"
-			}
 			checks = append(checks, check{Name: "kvm", OK: true, Warning: true,
-				Detail: "KVM is not usable (" + why + "): the VM will run emulated, many times slower", Fix: fix})
+				Detail: "KVM is not usable (" + why + "): the VM will run emulated, many times slower", Fix: lima.KVMFix()})
 		}
 	}
 	return checks

@@ -18,6 +18,7 @@ const (
 	ExitConfig   = 3   // no project, a bad setting, a socket path too long, root
 	ExitRefused  = 4   // a destructive command without confirmation
 	ExitLoop     = 5   // shims calling each other: the depth guard stopped it
+	ExitNoExec   = 126 // found but cannot be run (as shells say it)
 	ExitNotFound = 127 // docker, docker-compose or limactl not installed
 )
 
@@ -59,6 +60,7 @@ func asError(err error) *Error {
 	var sock *env.SocketPathError
 	var stage *lima.StageError
 	var tool *lima.MissingToolError
+	var damaged *lima.DamagedError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -72,9 +74,15 @@ func asError(err error) *Error {
 	case errors.As(err, &stage) && mentions(stage.Tail, "no space left on device"):
 		return &Error{Code: ExitFailed, Msg: stage.Error() + ": the disk is full", Tail: stage.Tail, Logs: stage.Logs,
 			Hint: "free some disk space (df -h shows where), then run the command again"}
+	case errors.As(err, &damaged):
+		return &Error{Code: ExitFailed, Msg: damaged.Error(),
+			Hint: fmt.Sprintf("to keep it, put back %s/lima.yaml (from a backup); to delete it and its disk on purpose: pixi-lima delete", damaged.Dir)}
 	case errors.As(err, &stage):
-		return &Error{Code: ExitFailed, Msg: stage.Error(), Tail: stage.Tail, Logs: stage.Logs,
-			Hint: "pixi-lima doctor shows what is wrong; pixi-lima stop, then the command again, retries from a clean state"}
+		hint := stage.Hint
+		if hint == "" {
+			hint = "pixi-lima doctor shows what is wrong; pixi-lima stop, then the command again, retries from a clean state"
+		}
+		return &Error{Code: ExitFailed, Msg: stage.Error(), Tail: stage.Tail, Logs: stage.Logs, Hint: hint}
 	case errors.Is(err, env.ErrNoProject):
 		return &Error{Code: ExitConfig, Msg: err.Error(), Hint: "run inside a pixi workspace (a directory with pixi.toml), or set PIXI_PROJECT_ROOT"}
 	}

@@ -37,6 +37,7 @@ func (s *session) loadProject() (*project, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.RootAliases = env.Aliases(root, s.getenv, runtime.GOOS)
 	return &project{paths: env.NewPaths(root), config: cfg}, nil
 }
 
@@ -79,9 +80,7 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 	if s.getenv("LIMACTL") != "" {
 		s.warnVersion(l)
 	}
-	m := lima.NewManager(p.paths, p.config, l, s.stderr)
-	m.SoftwareEmulation = tcg
-	return m, nil
+	return lima.NewManager(p.paths, p.config, l, tcg), nil
 }
 
 // limactl is how every limactl run of a session reports: progress on our

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // status is what `pixi-lima status --json` prints.
 type status struct {
 	Instance      string   `json:"instance"`
-	State         string   `json:"state"` // Lima's status, or "Missing"
+	State         string   `json:"state"` // Lima's status, "Missing" or "Damaged"
 	Engine        string   `json:"engine"`
 	DockerAnswers bool     `json:"dockerAnswers"`
 	Degraded      bool     `json:"degraded"`
@@ -34,7 +35,12 @@ type status struct {
 	Disk          int64    `json:"diskBytes"`
 	DiskUsed      int64    `json:"diskUsedBytes"` // on the host
 	LimaVersion   string   `json:"limaVersion"`
+	// Drift lists the settings the VM does not have (also in Problems).
+	Drift []lima.Drift `json:"drift,omitempty"`
 }
+
+// stateDamaged: the instance directory exists, but Lima cannot read it.
+const stateDamaged = "Damaged"
 
 func (s *session) cmdStatus(args []string) error {
 	var asJSON bool
@@ -89,13 +95,19 @@ func (s *session) status(p *project) status {
 		st.State, st.Socket = "Host", ""
 		return st
 	}
-	m := lima.NewManager(p.paths, p.config, lima.Limactl{}, s.stderr)
 	// Ask the engine while Lima's files are read: the two round trips (to
 	// the host agent, and through its forward to the guest's dockerd)
 	// overlap. The answer counts only for a running VM.
 	answers := make(chan bool, 1)
-	go func() { answers <- ping.Engine(m.Socket(), 2*time.Second) }()
-	inst, err := m.Inspect()
+	go func() { answers <- ping.Engine(p.paths.DockerSocket(p.config.Name), 2*time.Second) }()
+	inst, err := lima.Inspect(p.paths, p.config.Name)
+	var damaged *lima.DamagedError
+	if errors.As(err, &damaged) {
+		st.State = stateDamaged
+		st.DiskUsed = damaged.Bytes
+		st.Problems = append(st.Problems, err.Error())
+		return st
+	}
 	if err != nil {
 		st.State = "Unknown"
 		st.Problems = append(st.Problems, err.Error())
@@ -115,9 +127,13 @@ func (s *session) status(p *project) status {
 	for _, e := range inst.Errors {
 		st.Problems = append(st.Problems, e.Error())
 	}
+	st.Drift = lima.Drifts(p.config, p.paths.Root, inst)
+	for _, d := range st.Drift {
+		st.Problems = append(st.Problems, d.String())
+	}
 	if inst.Status == store.StatusRunning {
 		st.DockerAnswers = <-answers
-		if degraded, why := m.Degraded(); degraded {
+		if degraded, why := lima.Degraded(inst.Dir); degraded {
 			st.Degraded = true
 			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")
 		}

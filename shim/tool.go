@@ -2,6 +2,7 @@ package shim
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"time"
@@ -26,12 +27,14 @@ func (s *session) runTool(tool string, args []string) error {
 	if err != nil {
 		return err
 	}
+	guard := env.Overrides{Set: map[string]string{depthVar: strconv.Itoa(depth)}}
 	p, err := s.loadProject()
 	if err != nil {
 		if isCheap(tool, args) {
 			// `docker --version` outside a workspace, or with a setting to
-			// fix: nothing here needs the project, so do not stand in the way.
-			return s.exec(real, append([]string{tool}, args...), s.environ)
+			// fix: nothing here needs the project, so do not stand in the
+			// way. The depth still counts: a wrapper loop must end here too.
+			return s.exec(real, append([]string{tool}, args...), env.Build(s.environ, guard))
 		}
 		return err
 	}
@@ -42,17 +45,21 @@ func (s *session) runTool(tool string, args []string) error {
 	}
 	// What the next calls need to skip all this (see package fastpath).
 	fastpath.Save(p.paths.Root, fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}, s.environ)
-	if socket != "" && !isCheap(tool, args) && !ping.Engine(socket, 2*time.Second) {
-		// Slow path only: the engine did not answer.
-		m, err := s.manager(p)
-		if err != nil {
-			return err
-		}
-		if err := m.Ensure(context.Background()); err != nil {
-			return err
+	if socket != "" && !isCheap(tool, args) {
+		if !ping.Engine(socket, 2*time.Second) {
+			// Slow path only: the engine did not answer.
+			m, err := s.manager(p)
+			if err != nil {
+				return err
+			}
+			if err := m.Ensure(context.Background()); err != nil {
+				return err
+			}
+		} else if len(p.config.RootAliases) > 0 {
+			s.warnUnmounted(p)
 		}
 	}
-	overrides.Set[depthVar] = strconv.Itoa(depth)
+	overrides.Set[depthVar] = guard.Set[depthVar]
 	return s.exec(real, append([]string{tool}, args...), env.Build(s.environ, overrides))
 }
 
@@ -86,8 +93,28 @@ func (s *session) findTool(tool string) (string, error) {
 		Hint: "pixi add " + pkg + " (or install " + tool + " and put it on PATH)"}
 }
 
+// warnUnmounted says when this call reaches the project by a path the
+// running VM does not mount (a symlink to the checkout): bind mounts from
+// under it would be empty in the guest until the next start mounts it.
+func (s *session) warnUnmounted(p *project) {
+	inst, err := lima.Inspect(p.paths, p.config.Name)
+	if err != nil || inst == nil {
+		return
+	}
+	for _, alias := range lima.MissingAliases(p.config, p.paths.Root, inst) {
+		s.printf("warning: this shell reaches the project as %s, which VM %q does not mount yet: bind mounts from under it are empty in containers. pixi-lima restart mounts it (or cd %s)",
+			alias, p.config.Name, p.paths.Root)
+	}
+}
+
 // exec replaces this process: no child to wait for, no signals to forward.
+// Like a shell, it exits 127 when the tool is not there and 126 when it is
+// there but cannot be run.
 func (s *session) exec(path string, argv, environ []string) error {
 	err := unix.Exec(path, argv, environ)
-	return &Error{Code: ExitNotFound, Msg: "cannot run " + path + ": " + err.Error()}
+	code := ExitNoExec
+	if errors.Is(err, unix.ENOENT) {
+		code = ExitNotFound
+	}
+	return &Error{Code: code, Msg: "cannot run " + path + ": " + err.Error()}
 }

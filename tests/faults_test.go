@@ -123,6 +123,23 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 		t.Errorf("doctor on a Broken VM: exit %d\n%s", code, stdout)
 	}
 
+	// 3c (issue 10.4): the pid now belongs to the user's own process whose
+	// command line merely mentions lima (as `vim lima/x.go` would). It is
+	// not the instance's limactl or QEMU: stop must forget it, not kill it.
+	bystander := filepath.Join(p.Root, "lima", "editor")
+	must(t, os.MkdirAll(filepath.Dir(bystander), 0o755))
+	run(t, exec.Command("cp", "/bin/sleep", bystander))
+	victim := p.Command(bystander, "600")
+	must(t, victim.Start())
+	victimExited := make(chan error, 1)
+	go func() { victimExited <- victim.Wait() }()
+	t.Cleanup(func() { victim.Process.Kill() })
+	// setpriv execs in place: the pid is the bystander's own.
+	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte(fmt.Sprintf("%d\n", victim.Process.Pid)), 0o644))
+	if st := statusMap(t, p); st["state"] != "Broken" {
+		t.Fatalf("ha.pid of a live bystander: state %v, want Broken", st["state"])
+	}
+
 	// The one-command fix: `pixi-lima stop` runs `limactl stop --force`
 	// for a Broken instance. The disk and settings stay.
 	_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "stop"))
@@ -137,6 +154,14 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after stop --force", f)
 		}
+	}
+	select {
+	case err := <-victimExited: // a kill is delivered before limactl returns; allow for the reaping
+		t.Errorf("stop killed the bystander whose pid was in ha.pid: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	if !strings.Contains(stderr, "which is not this VM's") {
+		t.Errorf("stop did not say it forgot the foreign pid:\n%s", stderr)
 	}
 	for _, f := range []string{"lima.yaml", "basedisk", "diffdisk"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
@@ -262,15 +287,92 @@ func TestFaultWrapperLoop(t *testing.T) {
 	// A hang guard, not a timing assertion: a loop would never end.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := replaceEnv(p.Command(p.Bin("docker"), "--version"), path)
-	guarded := exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
-	guarded.Env, guarded.Dir = cmd.Env, cmd.Dir
-	_, stderr, code := p.Run(t, guarded)
-	if ctx.Err() != nil {
-		t.Fatal("the shim and the wrapper looped until the guard killed them")
+	// Also with a setting to fix: a cheap call then execs the real tool
+	// without the project, and that exec must count as well (issue 10.6).
+	for _, bad := range []string{"", "PIXI_LIMA_CPUS=banana"} {
+		cmd := replaceEnv(p.Command(p.Bin("docker"), "--version"), path)
+		if bad != "" {
+			replaceEnv(cmd, bad)
+		}
+		guarded := exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
+		guarded.Env, guarded.Dir = cmd.Env, cmd.Dir
+		_, stderr, code := p.Run(t, guarded)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: the shim and the wrapper looped until the guard killed them", bad)
+		}
+		wantFail(t, "wrapper loop "+bad, code, stderr, 5, "docker was wrapped 8 times in a row: a wrapper on PATH calls pixi-lima back",
+			"hint: put the real docker on PATH after .pixi/bin, or remove the other wrapper")
 	}
-	wantFail(t, "wrapper loop", code, stderr, 5, "docker was wrapped 8 times in a row: a wrapper on PATH calls pixi-lima back",
-		"hint: put the real docker on PATH after .pixi/bin, or remove the other wrapper")
+}
+
+// Issue 10.1: an instance directory without lima.yaml (an interrupted
+// copy, a hand edit) is the user's disk, not a missing VM. A docker call
+// must not "create" over it, and the cleanup of that failed create must
+// not take the directory with it. Issue 10.8: a lima.yaml Lima cannot
+// parse is named, with the parse error.
+func TestFaultDamagedInstanceKept(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f1\"\n")
+	dir := faultInstance(t, p, "f1-docker")
+	disk := filepath.Join(dir, "diffdisk")
+	inode := inodeOf(t, disk)
+	path := noQEMUPath(t, p)
+	yaml, err := os.ReadFile(filepath.Join(dir, "lima.yaml"))
+	must(t, err)
+
+	must(t, os.Remove(filepath.Join(dir, "lima.yaml")))
+	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), path))
+	wantFail(t, "docker ps, lima.yaml missing", code, stderr, 1, `VM "f1-docker" is damaged`,
+		filepath.Join(dir, "lima.yaml")+" is missing", "disks: diffdisk", "hint: to keep it, put back", "pixi-lima delete")
+	if strings.Contains(stderr, "creating VM") {
+		t.Errorf("docker ps tried to create a VM over the damaged one:\n%s", stderr)
+	}
+	if inodeOf(t, disk) != inode {
+		t.Fatal("the damaged instance's disk was replaced")
+	}
+	if st := statusMap(t, p); st["state"] != "Damaged" || !strings.Contains(fmt.Sprint(st["problems"]), "lima.yaml is missing") {
+		t.Errorf("status of the damaged VM: %v %v", st["state"], st["problems"])
+	}
+	cmd := p.Command(p.Bin("pixi-lima"), "delete")
+	cmd.Stdin = strings.NewReader("yes\n") // not a terminal: never taken as an answer
+	_, stderr, code = p.Run(t, cmd)
+	wantFail(t, "delete of the damaged VM without confirmation", code, stderr, 4, "it is damaged", "hint: pixi-lima delete --force")
+	if inodeOf(t, disk) != inode {
+		t.Fatal("a refused delete removed the disk")
+	}
+
+	// A lima.yaml Lima cannot read: its path and Lima's words, not `state ""`.
+	must(t, os.WriteFile(filepath.Join(dir, "lima.yaml"), []byte("cpus: [1\n"), 0o644))
+	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), path))
+	wantFail(t, "docker ps, lima.yaml unparseable", code, stderr, 1, filepath.Join(dir, "lima.yaml")+" cannot be read:")
+	if strings.Contains(stderr, `state ""`) || inodeOf(t, disk) != inode {
+		t.Errorf("unparseable lima.yaml: disk kept %v, stderr:\n%s", inodeOf(t, disk) == inode, stderr)
+	}
+
+	// Put back, it is the same VM again; deleted on purpose, it is gone.
+	must(t, os.WriteFile(filepath.Join(dir, "lima.yaml"), yaml, 0o644))
+	if st := statusMap(t, p); st["state"] != "Stopped" {
+		t.Errorf("with lima.yaml back: state %v", st["state"])
+	}
+	must(t, os.Remove(filepath.Join(dir, "lima.yaml")))
+	_, stderr, code = p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+	if _, err := os.Stat(dir); code != 0 || !os.IsNotExist(err) {
+		t.Errorf("delete --force of the damaged VM: exit %d, dir: %v\n%s", code, err, stderr)
+	}
+}
+
+// Issue 10.8: a real tool that is there but cannot be run exits 126, as a
+// shell does; 127 stays for "not found".
+func TestFaultToolNotExecutable(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"f126\"\n")
+	bad := filepath.Join(p.Root, "bad")
+	must(t, os.MkdirAll(bad, 0o755))
+	// Executable bits, but no format the kernel runs: exec gives ENOEXEC.
+	must(t, os.WriteFile(filepath.Join(bad, "docker"), []byte("\x00\x01\x02 not a program\n"), 0o755))
+	path := "PATH=" + strings.Join([]string{filepath.Join(p.Root, ".pixi", "bin"), bad, "/usr/bin", "/bin"}, ":")
+	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "--version"), path))
+	wantFail(t, "docker that cannot run", code, stderr, 126, "cannot run "+filepath.Join(bad, "docker"), "exec format error")
 }
 
 // Case 8: delete without confirmation, with a named volume holding data.

@@ -1,0 +1,201 @@
+package lima
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/docker/go-units"
+	"github.com/lima-vm/lima/pkg/store"
+)
+
+// originFile keeps what an instance was created from, which its lima.yaml
+// does not say: the template (its bases are embedded) and the image.
+// limactl delete removes it with the instance directory.
+const originFile = "pixi-lima-origin.json"
+
+type origin struct {
+	Template string `json:"template"`
+	Image    string `json:"image,omitempty"`
+}
+
+func writeOrigin(dir string, c Config) error {
+	b, _ := json.Marshal(origin{Template: c.Template, Image: c.Image})
+	return os.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
+}
+
+func readOrigin(dir string) (origin, bool) {
+	var o origin
+	b, err := os.ReadFile(filepath.Join(dir, originFile))
+	return o, err == nil && json.Unmarshal(b, &o) == nil
+}
+
+// Drift is a setting of the project that the existing VM does not have.
+type Drift struct {
+	Key  string `json:"key"`  // the [tool.pixi-lima] key
+	Want string `json:"want"` // the project's value
+	Have string `json:"have"` // the VM's
+	// AtStart: the next start applies it (Lima edits a stopped instance's
+	// mounts and resources). Otherwise only a new VM has it.
+	AtStart bool `json:"atStart"`
+}
+
+func (d Drift) String() string {
+	s := fmt.Sprintf("%s: the project wants %s, VM has %s", d.Key, d.Want, d.Have)
+	if d.AtStart {
+		return s + " (applied at the next start: pixi-lima restart)"
+	}
+	return s + " (only a new VM has it: pixi-lima delete, then pixi-lima init; the disk, with its containers, images and volumes, goes with it)"
+}
+
+// Drifts compares the settings of the project at root with its instance.
+// cpus, memory and disk are left to ApplyExpression, which applies them at
+// every start.
+func Drifts(c Config, root string, inst *store.Instance) []Drift {
+	if inst == nil || inst.Config == nil {
+		return nil
+	}
+	var d []Drift
+	if want, have := mounts(c, root, inst), vmMounts(inst); !slices.Equal(want, have) {
+		d = append(d, Drift{Key: "mounts", Want: showMounts(want), Have: showMounts(have), AtStart: true})
+	}
+	if have := ptrString(inst.Config.MountType); c.MountType != "" && c.MountType != have {
+		d = append(d, Drift{Key: "mount-type", Want: quote(c.MountType), Have: quote(have), AtStart: true})
+	}
+	if have := string(inst.VMType); c.VMType != "" && c.VMType != have {
+		d = append(d, Drift{Key: "vm-type", Want: quote(c.VMType), Have: quote(have)})
+	}
+	if o, ok := readOrigin(inst.Dir); ok {
+		if o.Template != c.Template {
+			d = append(d, Drift{Key: "template", Want: quote(c.Template), Have: quote(o.Template)})
+		}
+		if o.Image != c.Image {
+			d = append(d, Drift{Key: "image", Want: showImage(c.Image), Have: showImage(o.Image)})
+		}
+	}
+	return d
+}
+
+// ApplyExpression is the yq expression that brings an existing instance to
+// the project's settings at its next start (limactl start --set): cpus,
+// memory, disk, mounts and mount type. Lima cannot shrink a disk, so a
+// smaller disk setting is reported and ignored rather than failing the start.
+func (m *Manager) ApplyExpression(inst *store.Instance) string {
+	c := m.Config
+	var expr []string
+	if inst.CPUs != c.CPUs {
+		expr = append(expr, fmt.Sprintf(".cpus = %d", c.CPUs))
+	}
+	if mem, err := units.RAMInBytes(c.Memory); err == nil && mem != inst.Memory {
+		expr = append(expr, ".memory = "+quote(c.Memory))
+	}
+	if disk, err := units.RAMInBytes(c.Disk); err == nil && disk != inst.Disk {
+		if disk < inst.Disk {
+			fmt.Fprintf(m.Stderr, "pixi-lima: warning: disk = %s is smaller than the VM's %s disk; Lima cannot shrink a disk, keeping it (to start over: pixi-lima delete)\n",
+				c.Disk, units.BytesSize(float64(inst.Disk)))
+		} else {
+			expr = append(expr, ".disk = "+quote(c.Disk))
+		}
+	}
+	for _, d := range Drifts(c, m.Paths.Root, inst) {
+		switch d.Key {
+		case "mounts":
+			expr = append(expr, ".mounts = "+mustJSON(mounts(c, m.Paths.Root, inst)))
+		case "mount-type":
+			expr = append(expr, ".mountType = "+quote(c.MountType))
+		}
+	}
+	return strings.Join(expr, " | ")
+}
+
+// projectMounts are the instance's mounts: the project, writable at its
+// own path and at each alias path it is reached by (see env.Aliases), then
+// the configured extras.
+func projectMounts(c Config, root string, aliases []string) []Mount {
+	mounts := []Mount{{Location: root, Writable: true}}
+	for _, a := range aliases {
+		mounts = append(mounts, Mount{Location: root, MountPoint: a, Writable: true})
+	}
+	return append(mounts, c.Mounts...)
+}
+
+// mounts are the mounts the instance should have now. Aliases accumulate:
+// one the VM already mounts stays while it still leads to the project, so
+// a call from the resolved path does not take it away again.
+func mounts(c Config, root string, inst *store.Instance) []Mount {
+	aliases := slices.Clone(c.RootAliases)
+	for _, have := range vmMounts(inst) {
+		if have.Location == root && have.MountPoint != "" && sameDir(have.MountPoint, root) {
+			aliases = append(aliases, have.MountPoint)
+		}
+	}
+	slices.Sort(aliases)
+	return projectMounts(c, root, slices.Compact(aliases))
+}
+
+// vmMounts are the instance's mounts as Lima filled them in, with the
+// mount point left empty where it is the location, as ours are written.
+func vmMounts(inst *store.Instance) []Mount {
+	var out []Mount
+	for _, have := range inst.Config.Mounts {
+		mp := ptrString(have.MountPoint)
+		if mp == have.Location {
+			mp = ""
+		}
+		out = append(out, Mount{Location: have.Location, MountPoint: mp, Writable: have.Writable != nil && *have.Writable})
+	}
+	return out
+}
+
+// MissingAliases are the paths this call reaches the project by that the
+// running VM does not mount: a bind mount from under one is empty in the
+// guest until the next start mounts it.
+func MissingAliases(c Config, root string, inst *store.Instance) []string {
+	if inst == nil || inst.Config == nil {
+		return nil
+	}
+	var missing []string
+	have := vmMounts(inst)
+	for _, a := range c.RootAliases {
+		if !slices.Contains(have, Mount{Location: root, MountPoint: a, Writable: true}) {
+			missing = append(missing, a)
+		}
+	}
+	return missing
+}
+
+func sameDir(a, b string) bool {
+	ia, err1 := os.Stat(a)
+	ib, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(ia, ib)
+}
+
+func showMounts(ms []Mount) string {
+	var s []string
+	for _, m := range ms {
+		w := map[bool]string{true: "writable", false: "read-only"}[m.Writable]
+		if m.MountPoint != "" {
+			s = append(s, fmt.Sprintf("%s at %s (%s)", m.Location, m.MountPoint, w))
+		} else {
+			s = append(s, fmt.Sprintf("%s (%s)", m.Location, w))
+		}
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func showImage(image string) string {
+	if image == "" {
+		return "the template's images"
+	}
+	return quote(image)
+}
+
+func ptrString[T ~string](p *T) string {
+	if p == nil {
+		return ""
+	}
+	return string(*p)
+}

@@ -1,0 +1,86 @@
+package lima
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+)
+
+// guestShutdownWait is how long a guest gets to shut down cleanly before
+// it is killed: Lima's own QEMU driver waits 3 minutes too.
+const guestShutdownWait = 3 * time.Minute
+
+// powerdown shuts down a guest whose QEMU runs without its host agent:
+// it presses the ACPI power button through QEMU's QMP socket, as Lima's
+// own driver does on `limactl stop`, and waits for QEMU to exit. The press
+// is repeated: one that arrives while the guest still boots is lost.
+func powerdown(ctx context.Context, instDir string, qemuPID int, within time.Duration) error {
+	sock := filepath.Join(instDir, "qmp.sock")
+	deadline := time.Now().Add(within)
+	var lastErr error
+	var press time.Time
+	for ; alive(qemuPID); time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			if lastErr != nil {
+				return fmt.Errorf("the guest did not shut down within %s (last QMP error: %w)", within, lastErr)
+			}
+			return fmt.Errorf("the guest did not shut down within %s", within)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Since(press) > 10*time.Second {
+			press = time.Now()
+			lastErr = qmp(sock, "system_powerdown")
+		}
+	}
+	return nil
+}
+
+// qmp runs one QMP command: read the greeting, leave capabilities
+// negotiation, run the command, and wait for its return (events may come
+// first).
+func qmp(sock, command string) error {
+	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	if _, err := r.ReadBytes('\n'); err != nil { // {"QMP": {...}}
+		return err
+	}
+	for _, cmd := range []string{"qmp_capabilities", command} {
+		if _, err := fmt.Fprintf(conn, `{"execute": %q}`+"\n", cmd); err != nil {
+			return err
+		}
+		for {
+			line, err := r.ReadBytes('\n')
+			if err != nil {
+				return err
+			}
+			var reply struct {
+				Return json.RawMessage `json:"return"`
+				Error  *struct {
+					Desc string `json:"desc"`
+				} `json:"error"`
+			}
+			if json.Unmarshal(line, &reply) != nil {
+				continue
+			}
+			if reply.Error != nil {
+				return errors.New(cmd + ": " + reply.Error.Desc)
+			}
+			if reply.Return != nil {
+				break
+			}
+		}
+	}
+	return nil
+}
