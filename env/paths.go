@@ -47,3 +47,13 @@ func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.
 
 // LogFile records the limactl runs for one instance.
 func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }
+
+// LimaCache is where limactl, run with LimaOverrides, keeps its image
+// downloads: os.UserCacheDir()/lima, which is $XDG_CACHE_HOME on Linux but
+// $HOME/Library/Caches on macOS.
+func (p Paths) LimaCache(goos string) string {
+	if goos == "darwin" {
+		return filepath.Join(p.Home, "Library", "Caches", "lima")
+	}
+	return filepath.Join(p.Cache, "lima")
+}

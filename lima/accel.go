@@ -41,12 +41,17 @@ func TCGFallback(vmType string, getenv func(string) string) (key, value string, 
 // device where it exists; otherwise there is nothing to join, and only
 // virtualization (in the firmware, or nested for a VM) brings it.
 func KVMFix() string {
-	if _, err := os.Stat("/dev/kvm"); err == nil {
+	_, err := os.Stat("/dev/kvm")
+	return kvmFix(err == nil)
+}
+
+func kvmFix(deviceExists bool) string {
+	if deviceExists {
 		return `sudo usermod -aG kvm "$(id -un)", then log in again`
 	}
 	return "enable virtualization (VT-x/AMD-V, or nested virtualization for a VM) so that /dev/kvm exists"
 }
 
-func tcgWarning() string {
-	return "/dev/kvm is not usable, so QEMU emulates the CPU (TCG): a start takes minutes, not seconds (fix: " + KVMFix() + ")"
+func tcgWarning(deviceExists bool) string {
+	return "/dev/kvm is not usable, so QEMU emulates the CPU (TCG): a start takes minutes, not seconds (fix: " + kvmFix(deviceExists) + ")"
 }

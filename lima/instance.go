@@ -211,7 +211,8 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	}
 	stage := fmt.Sprintf("starting VM %q", m.Config.Name)
 	if m.softwareEmulation {
-		fmt.Fprintln(m.Stderr, "pixi-lima: "+tcgWarning())
+		_, err := os.Stat("/dev/kvm")
+		fmt.Fprintln(m.Stderr, "pixi-lima: "+tcgWarning(err == nil))
 	}
 	err := m.Limactl.Run(ctx, stage, args...)
 	if ev, degraded := m.lastEvent(); err != nil && degraded {

@@ -52,7 +52,7 @@ func TestLockGoroutines(t *testing.T) {
 				}
 			}
 			entered.Add(1)
-			time.Sleep(2 * time.Millisecond) // widen the window a second holder would need
+			time.Sleep(20 * time.Millisecond) // long enough that a second holder of a broken lock would be seen
 			holders.Add(-1)
 			if err := l.Unlock(); err != nil {
 				errs <- err

@@ -209,8 +209,9 @@ Commands:
 	return nil
 }
 
-// version is pixi-lima's own version: the module version when built from a
-// tagged module, else the VCS revision install.sh stamps in, else "dev".
+// version is pixi-lima's own version as Go recorded it at build time: the
+// module's tag, or (Go 1.24 and later, building in a Git checkout) a
+// pseudo-version of the commit; "dev" when Go recorded none.
 func version() string {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version

@@ -1,8 +1,9 @@
 package tests
 
-// The fault suite of issue 5, the cases that need no VM boot (cases 1 and 2
-// are in faults_vm_test.go). Each test names the fault, checks what the
-// user sees (message and exit code), and checks that nothing is lost.
+// The fault suite of issue 5, the cases that need no VM boot (cases 1 and
+// 2 are steps of TestVM in vm_test.go, which share its VM). Each test names
+// the fault, checks what the user sees (message and exit code), and checks
+// that nothing is lost.
 //
 // Instances are made with the real limactl (`limactl-local create`) from a
 // small local disk image, never started. Where a test runs `pixi-lima init`

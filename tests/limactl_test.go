@@ -2,14 +2,17 @@ package tests
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lima-vm/lima/pkg/limayaml"
 
@@ -185,6 +188,10 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 	if code != 1 || stdout != "" {
 		t.Errorf("init: exit %d (want 1), stdout %q\nstderr:\n%s", code, stdout, stderr)
 	}
+	// Nothing is left to stop after a failed create (issue 10.8).
+	if strings.Contains(stderr, "pixi-lima stop") || !strings.Contains(stderr, "hint: pixi-lima doctor shows what is wrong; fix it") {
+		t.Errorf("the hint after a failed create:\n%s", stderr)
+	}
 	if _, err := os.Stat(paths.InstanceDir("lt-docker")); !os.IsNotExist(err) {
 		t.Errorf("a half-made instance was left behind: %v", err)
 	}
@@ -205,8 +212,9 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 const lockHelperVar = "PIXI_LIMA_TEST_LOCK_HELPER"
 
 // lockHelper: "hold" takes the lock, prints "locked" and holds it until
-// stdin closes; "check" holds it briefly while owning an O_EXCL marker, so a
-// second holder at the same time would fail.
+// stdin closes; "check" holds it for lockCheckHold while owning an O_EXCL
+// marker, so a second holder at the same time would fail, and prints when
+// it held it, so the test can see that no two holds overlap.
 func lockHelper(mode, path string) int {
 	l, err := lima.WaitLock(path)
 	if err != nil {
@@ -226,9 +234,17 @@ func lockHelper(mode, path string) int {
 		return 2
 	}
 	f.Close()
-	fmt.Println("held")
-	return map[bool]int{true: 0, false: 1}[os.Remove(marker) == nil]
+	begin := time.Now()
+	time.Sleep(lockCheckHold) // long enough that holders of a broken lock would overlap
+	end := time.Now()
+	if os.Remove(marker) != nil {
+		return 1
+	}
+	fmt.Printf("held %d %d\n", begin.UnixNano(), end.UnixNano())
+	return 0
 }
+
+const lockCheckHold = 300 * time.Millisecond
 
 // helperBinary copies the test binary where the test user can run it.
 func helperBinary(t *testing.T, p *Project) string {
@@ -260,9 +276,23 @@ func TestLockParallelProcesses(t *testing.T) {
 		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
 		must(t, cmds[i].Start())
 	}
+	type interval struct{ begin, end int64 }
+	var holds []interval
 	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil || outs[i].String() != "held\n" {
+		var h interval
+		if err := cmd.Wait(); err != nil {
 			t.Errorf("helper %d: %v: %s", i, err, outs[i].String())
+		} else if _, err := fmt.Sscanf(outs[i].String(), "held %d %d\n", &h.begin, &h.end); err != nil {
+			t.Errorf("helper %d printed %q", i, outs[i].String())
+		}
+		holds = append(holds, h)
+	}
+	// The processes started together; held one at a time, their holds are
+	// disjoint, one after another.
+	slices.SortFunc(holds, func(a, b interval) int { return cmp.Compare(a.begin, b.begin) })
+	for i := 1; i < len(holds); i++ {
+		if holds[i].begin < holds[i-1].end {
+			t.Errorf("two processes held the lock at once: %v and %v", holds[i-1], holds[i])
 		}
 	}
 

@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +48,18 @@ provision:
     # Present from the second boot on.
     if [ -e /var/lib/pixi-lima-e2e/booted ]; then touch /run/pixi-lima-e2e-second-boot; fi
     mkdir -p /var/lib/pixi-lima-e2e && touch /var/lib/pixi-lima-e2e/booted
+    # One line in clean-shutdowns for each shutdown that ran systemd's stop
+    # jobs: a killed QEMU adds none.
+    cat >/etc/systemd/system/pixi-lima-e2e-shutdown.service <<'UNIT'
+    [Service]
+    Type=oneshot
+    RemainAfterExit=yes
+    ExecStart=/bin/true
+    ExecStop=/bin/sh -c 'echo clean >>/var/lib/pixi-lima-e2e/clean-shutdowns; sync'
+    [Install]
+    WantedBy=multi-user.target
+    UNIT
+    systemctl daemon-reload && systemctl enable --now pixi-lima-e2e-shutdown.service
 copyToHost:
 - guest: /run/pixi-lima-e2e-second-boot
   host: "{{.Dir}}/copied-from-guest"
@@ -109,6 +123,9 @@ copyToHost:
 		if _, _, code := p.Run(t, p.Command(docker, "run", "--rm", "e2e-busybox", "sh", "-c", "exit 42")); code != 42 {
 			t.Errorf("a container's exit 42 came back as %d", code)
 		}
+		// What the recovery from the degraded start is for: Lima's guest
+		// agent runs, so a published port reaches the host (issue 10).
+		publishedPortAnswers(t, p, "127.0.0.1:18080")
 	})
 
 	t.Run("compose both ways, bind mount and named volume", func(t *testing.T) {
@@ -141,18 +158,68 @@ volumes:
 		p.MustRun(t, p.Command(docker, "compose", "down"))
 	})
 
-	t.Run("stop, then docker starts the VM by itself; the volume survives", func(t *testing.T) {
+	// Issue 10.7 and 10.9 share this step's boot: a mount added to the
+	// settings of an existing VM, and the project reached through a
+	// symlink (as /tmp is on macOS), are both mounted by the next start.
+	extra := userDir(t, p, "plx")
+	writeFileAt(t, p, filepath.Join(extra, "hello"), "from the extra mount\n")
+	link := filepath.Join(os.TempDir(), "plk"+filepath.Base(p.Root))
+	must(t, os.Symlink(p.Root, link))
+	t.Cleanup(func() { os.Remove(link) })
+	viaLink := func(cmd *exec.Cmd) *exec.Cmd {
+		cmd.Dir = link
+		return replaceEnv(cmd, "PWD="+link)
+	}
+	t.Run("stop, then docker starts the VM by itself with the changed settings; the volume survives", func(t *testing.T) {
 		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "stop"))
 		if st := status(t, p); st.State != "Stopped" {
 			t.Fatalf("after stop: state %s", st.State)
 		}
-		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
-		if code != 0 || !strings.Contains(stderr, "starting VM") {
+		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\nmounts = [%q]\n", extra))
+		// A template changed after the VM exists: only a new VM has it, and status says so.
+		writeFile(t, p, "other.yaml", "base: [template://docker]\n")
+		st := statusMap(t, p)
+		drift := p.MustRun(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "status", "--json"), "PIXI_LIMA_TEMPLATE=other.yaml"))
+		if !strings.Contains(fmt.Sprint(st["drift"]), "mounts") || !strings.Contains(drift, `"key": "template"`) ||
+			!strings.Contains(drift, "pixi-lima delete, then pixi-lima init") {
+			t.Errorf("status does not show the changed settings: %v\n%s", st["drift"], drift)
+		}
+
+		_, stderr, code := p.Run(t, viaLink(p.Command(docker, "ps")))
+		if code != 0 || !strings.Contains(stderr, "starting VM") || !strings.Contains(stderr, "applying the changed mounts") {
 			t.Fatalf("docker ps on a stopped VM: exit %d\n%s", code, stderr)
 		}
 		stdout := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log"))
 		if stdout != "standalone\nplugin\n" {
 			t.Errorf("named volume after a restart holds %q", stdout)
+		}
+		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", extra+":/m", "e2e-busybox", "cat", "/m/hello")); got != "from the extra mount\n" {
+			t.Errorf("the added mount shows %q in a container", got)
+		}
+		// Bind mounts as the shell spells them, from the symlinked path.
+		if got := p.MustRun(t, viaLink(p.Command(docker, "run", "--rm", "-v", link+":/w", "e2e-busybox", "ls", "/w"))); !strings.Contains(got, "pixi.toml") {
+			t.Errorf("the project through a symlink lists %q in a container, want its files", got)
+		}
+		if st := status(t, p); len(st.Drift) != 0 {
+			t.Errorf("after the start, status still lists drift: %v", st.Drift)
+		}
+	})
+
+	// Issue 10.3: the host agent dies while QEMU runs (Lima says Broken).
+	// The next docker call must shut the guest down cleanly, not SIGKILL it.
+	t.Run("a Broken VM whose guest still runs is shut down cleanly, then started", func(t *testing.T) {
+		before := cleanShutdowns(t, p)
+		killHostAgent(t, instDir)
+		if st := status(t, p); st.State != "Broken" {
+			t.Fatalf("with the host agent killed: state %s, want Broken", st.State)
+		}
+		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
+		t.Logf("docker ps on the Broken VM:\n%s", stderr)
+		if code != 0 || !strings.Contains(stderr, "shutting it down cleanly") || !strings.Contains(stderr, "the guest shut down cleanly in") {
+			t.Fatalf("docker ps on a Broken VM: exit %d\n%s", code, stderr)
+		}
+		if after := cleanShutdowns(t, p); after != before+1 {
+			t.Errorf("the guest recorded %d clean shutdowns, want %d: it was killed", after, before+1)
 		}
 	})
 
@@ -186,13 +253,7 @@ volumes:
 		killMidBoot(t, p, instDir, func(cmd *exec.Cmd) { must(t, cmd.Process.Signal(syscall.SIGKILL)) })
 	})
 	t.Run("SIGKILL of the host agent mid-boot", func(t *testing.T) {
-		killMidBoot(t, p, instDir, func(*exec.Cmd) {
-			b, err := os.ReadFile(filepath.Join(instDir, "ha.pid"))
-			must(t, err)
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			must(t, err)
-			must(t, syscall.Kill(pid, syscall.SIGKILL))
-		})
+		killMidBoot(t, p, instDir, func(*exec.Cmd) { killHostAgent(t, instDir) })
 	})
 
 	t.Run("delete --force leaves nothing of the instance", func(t *testing.T) {
@@ -216,6 +277,82 @@ volumes:
 	})
 }
 
+// killHostAgent SIGKILLs Lima's host agent of the instance (QEMU, its
+// child, goes on running) and waits until it is gone.
+func killHostAgent(t *testing.T, instDir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(instDir, "ha.pid"))
+	must(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	must(t, err)
+	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	for deadline := time.Now().Add(time.Minute); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
+				break // a zombie: dead, waiting for its parent
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host agent %d did not die", pid)
+		}
+	}
+}
+
+// cleanShutdowns counts the guest's clean shutdowns (see e2e.yaml).
+func cleanShutdowns(t *testing.T, p *Project) int {
+	t.Helper()
+	out := p.MustRun(t, p.Command(p.Bin("docker"), "run", "--rm", "-v", "/var/lib/pixi-lima-e2e:/m", "e2e-busybox",
+		"sh", "-c", "cat /m/clean-shutdowns 2>/dev/null | wc -l"))
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	must(t, err)
+	return n
+}
+
+// publishedPortAnswers runs busybox httpd in a container published on
+// addr and fetches a page from the host. Lima's guest agent notices the
+// port and its host agent forwards it: a readiness loop, bounded so a
+// missing forward fails instead of hanging.
+func publishedPortAnswers(t *testing.T, p *Project, addr string) {
+	t.Helper()
+	docker := p.Bin("docker")
+	p.MustRun(t, p.Command(docker, "run", "-d", "--name", "web", "-p", addr+":8080", "e2e-busybox",
+		"sh", "-c", "mkdir -p /www && echo hello-port >/www/index.html && exec httpd -f -p 8080 -h /www"))
+	defer p.Run(t, p.Command(docker, "rm", "-f", "web"))
+	client := &http.Client{Timeout: 5 * time.Second}
+	var last error
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			last = err
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.TrimSpace(string(body)) == "hello-port" {
+			return
+		}
+		last = fmt.Errorf("%s: %q", resp.Status, body)
+	}
+	t.Errorf("the port published on %s never answered from the host: %v", addr, last)
+}
+
+// userDir is a fresh directory of the test user's, outside the project.
+func userDir(t *testing.T, p *Project, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/tmp", prefix)
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chown(dir, p.s.UID, p.s.GID))
+	must(t, os.Chmod(dir, 0o755))
+	return dir
+}
+
+func writeFileAt(t *testing.T, p *Project, path, content string) {
+	t.Helper()
+	must(t, os.WriteFile(path, []byte(content), 0o644))
+	must(t, os.Chown(path, p.s.UID, p.s.GID))
+}
+
 // statusJSON is the part of `pixi-lima status --json` the tests read.
 type statusJSON struct {
 	State         string `json:"state"`
@@ -225,6 +362,7 @@ type statusJSON struct {
 	CPUs          int    `json:"cpus"`
 	Memory        int64  `json:"memoryBytes"`
 	Disk          int64  `json:"diskBytes"`
+	Drift         []any  `json:"drift"`
 }
 
 func status(t *testing.T, p *Project) statusJSON {
