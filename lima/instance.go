@@ -194,7 +194,12 @@ func CreateExpression(c Config, root string) string {
 // often ends a slow cold boot with the guest agent not yet running; a stop and
 // start clears it) and waits until docker answers.
 func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
-	if err := CheckQEMUSystem(m.Config.VMType, os.Getenv); err != nil {
+	vmType := m.Config.VMType
+	if inst != nil {
+		m.sayDrift(inst)
+		vmType = string(inst.VMType) // what boots is the VM's, not the setting's
+	}
+	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}
 	restart := []string{"--tty=false", "start", m.Config.Name}
@@ -204,7 +209,6 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	}
 	args := restart
 	if inst != nil {
-		m.sayDrift(inst)
 		if expr := m.ApplyExpression(inst); expr != "" {
 			args = append(slices.Clip(restart), "--set", expr)
 		}

@@ -378,7 +378,24 @@ func (s *session) checkInstance(p *project) []check {
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q is %s: %s", st.Instance, st.State, strings.Join(st.Problems, "; ")),
 			Fix: "pixi-lima stop --force, then pixi-lima init; if it stays broken: pixi-lima delete"}
 	}
-	return []check{c, checkDisk(p, st)}
+	return []check{c, checkDrift(st), checkDisk(p, st)}
+}
+
+// checkDrift: settings changed after the VM was made. Nothing is broken,
+// but the VM is not what pixi.toml says until they are applied.
+func checkDrift(st status) check {
+	if len(st.Drift) == 0 {
+		return check{Name: "settings", OK: true, Detail: "the VM has the project's settings"}
+	}
+	var details []string
+	fix := "pixi-lima restart"
+	for _, d := range st.Drift {
+		details = append(details, d.String())
+		if !d.AtStart {
+			fix = "pixi-lima delete, then pixi-lima init (the disk, with its containers, images and volumes, goes with it)"
+		}
+	}
+	return check{Name: "settings", OK: true, Warning: true, Detail: strings.Join(details, "; "), Fix: fix}
 }
 
 // checkDisk compares free space where LIMA_HOME lives with what the VM

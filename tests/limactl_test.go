@@ -354,3 +354,56 @@ func asJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestSettingsDrift (issue 10.7): settings changed after the VM exists are
+// no longer silently ignored. On an instance the real limactl made with
+// pixi-lima's own expression, a new mount shows as applied at the next
+// start, a new vm-type as needing a new VM; status, doctor and the start
+// itself say so, once, on stderr.
+func TestSettingsDrift(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, limactlManifest)
+	img := tinyImage(t, p)
+	cfg, err := lima.LoadConfig(p.Root, func(k string) string { return map[string]string{"PIXI_LIMA_IMAGE": img}[k] })
+	must(t, err)
+	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+cfg.Name,
+		cfg.Template, "--set", lima.CreateExpression(cfg, p.Root)))
+	if st := statusMap(t, p); st["drift"] != nil {
+		t.Fatalf("a VM made from the settings has drift: %v", st["drift"])
+	}
+
+	extra := filepath.Join(p.Root, "extra")
+	p.MustRun(t, p.Command("mkdir", extra))
+	changed := []string{"PIXI_LIMA_MOUNTS=" + extra, "PIXI_LIMA_VM_TYPE=vz"}
+	out := p.MustRun(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "status", "--json"), changed...))
+	var st struct{ Drift []lima.Drift }
+	must(t, json.Unmarshal([]byte(out), &st))
+	want := []lima.Drift{
+		{Key: "mounts", AtStart: true},
+		{Key: "vm-type", Want: `"vz"`, Have: `"qemu"`},
+	}
+	if len(st.Drift) != len(want) {
+		t.Fatalf("drift %+v, want %+v", st.Drift, want)
+	}
+	for i, d := range st.Drift {
+		if d.Key != want[i].Key || d.AtStart != want[i].AtStart || (want[i].Want != "" && (d.Want != want[i].Want || d.Have != want[i].Have)) {
+			t.Errorf("drift %d: %+v, want %+v", i, d, want[i])
+		}
+	}
+	if !strings.Contains(st.Drift[0].Want, extra+" (read-only)") {
+		t.Errorf("mounts drift does not name the new mount: %+v", st.Drift[0])
+	}
+	r, _ := runDoctor(t, p, replaceEnv(p.Command(p.Bin("pixi-lima"), "doctor", "--json"), changed...))
+	if ok, detail, fix := r.check(t, "settings"); !ok || !strings.Contains(detail, "vm-type") || !strings.Contains(fix, "pixi-lima delete, then pixi-lima init") {
+		t.Errorf("doctor settings: ok=%v %s / %s", ok, detail, fix)
+	}
+	// A start says it once: what it applies, and what only a new VM has. It
+	// then stops at the missing QEMU (of the VM's own type: qemu), booting nothing.
+	_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("docker"), "ps"), append(changed, noQEMUPath(t, p))...))
+	wantFail(t, "docker ps with changed settings", code, stderr, 127, "qemu-system-x86_64 is not on PATH")
+	for _, w := range []string{"applying the changed mounts", "warning: vm-type differs"} {
+		if strings.Count(stderr, w) != 1 {
+			t.Errorf("the start says %q %d times, want once:\n%s", w, strings.Count(stderr, w), stderr)
+		}
+	}
+}
