@@ -2,7 +2,10 @@
 # install.sh [PROJECT] — build pixi-lima, limactl and Lima's guest agent from
 # the pinned Go modules into PROJECT/.pixi, and link the shim's names into
 # PROJECT/.pixi/bin. PROJECT defaults to $PIXI_PROJECT_ROOT, else the
-# directory of this script. Re-running it only rebuilds what changed.
+# directory of this script, and must be a pixi workspace: a pixi.toml, or a
+# pyproject.toml with a [tool.pixi.workspace] (or [tool.pixi.project]) table.
+# Re-running it only rebuilds what changed; when nothing did, it changes
+# nothing on disk and prints nothing.
 #
 # Layout (everything under PROJECT/.pixi, so deleting .pixi removes it all):
 #   pixi-lima/bin/pixi-lima          the multi-call binary
@@ -14,8 +17,13 @@ set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 project=${1:-${PIXI_PROJECT_ROOT:-$src}}
-if [[ ! -f "$project/pixi.toml" ]]; then
-  echo "install.sh: $project has no pixi.toml" >&2
+# pixi-lima's test (env.ManifestPath) without a TOML parser: a pyproject.toml
+# counts when a table header is [tool.pixi], [tool.pixi.workspace] or
+# [tool.pixi.project] (or one below them), as pixi writes them; pixi-lima
+# parses the file when it runs.
+if [[ ! -e "$project/pixi.toml" ]] &&
+  ! grep -Eqs '^[[:space:]]*\[tool\.pixi(\]|\.workspace[].]|\.project[].])' "$project/pyproject.toml"; then
+  echo "install.sh: $project has no pixi.toml, nor a pyproject.toml with [tool.pixi.workspace]" >&2
   echo "  hint: ./install.sh /path/to/your/pixi/workspace" >&2
   exit 3
 fi
@@ -31,11 +39,14 @@ if ! command -v go >/dev/null 2>&1; then
   exit 127
 fi
 
+# One go call per fact: a run with nothing to do is these three calls and
+# the source hash below.
 cd "$src"
-goos=$(go env GOOS)
-goarch=$(go env GOARCH)
-lima_version=$(go list -m -f '{{.Version}}' github.com/lima-vm/lima)
-lima_dir=$(go list -m -f '{{.Dir}}' github.com/lima-vm/lima 2>/dev/null || true)
+go_version=$(go version)
+go_env=$(go env GOOS GOARCH)
+goos=${go_env%$'\n'*} goarch=${go_env#*$'\n'}
+lima_mod=$(go list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima)
+read -r lima_version lima_dir <<<"$lima_mod"
 if [[ -z "$lima_dir" || ! -d "$lima_dir" ]]; then
   go mod download github.com/lima-vm/lima
   lima_dir=$(go list -m -f '{{.Dir}}' github.com/lima-vm/lima)
@@ -53,17 +64,20 @@ if [[ "$goos" == darwin ]]; then
   cgo=1
 fi
 
-# stamp FILE KEY: true when FILE was built with KEY already.
-stamp_ok() { [[ -f "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
+# stamp PATH KEY: true when PATH (a file or a directory) was built with
+# KEY already.
+stamp_ok() { [[ -e "$1" && -f "$1.stamp" && "$(<"$1.stamp")" == "$2" ]]; }
 # Replace the stamp, never write into it: it may be a hard link shared with
 # another .pixi (tests copy a golden install with cp -al), whose binary did
 # not change.
 stamp_set() { printf '%s' "$2" >"$1.stamp.new" && mv -f "$1.stamp.new" "$1.stamp"; }
+# Set when this run built or linked anything; otherwise it says nothing.
+changed=
 
 mkdir -p "$prefix/bin" "$share" "$project/.pixi/bin" "$project/.pixi/docker/cli-plugins"
 
 # 1. pixi-lima itself, keyed by its sources.
-self_key=$( (go version; find . -path ./.pixi -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -print |
+self_key=$( (echo "$go_version"; find . -path ./.pixi -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -print |
   LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
 if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
   say "building pixi-lima"
@@ -72,11 +86,12 @@ if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
   go build -trimpath -ldflags "-X github.com/lima-vm/lima/pkg/version.Version=$lima_version" -o "$prefix/bin/pixi-lima.new" .
   mv -f "$prefix/bin/pixi-lima.new" "$prefix/bin/pixi-lima"
   stamp_set "$prefix/bin/pixi-lima" "$self_key"
+  changed=1
 fi
 
 # 2. limactl and the guest agent, from the module go.mod pins.
 ldflags="-s -w -X github.com/lima-vm/lima/pkg/version.Version=$lima_version"
-lima_key="$lima_version $goos/$goarch cgo=$cgo $(go version)"
+lima_key="$lima_version $goos/$goarch cgo=$cgo $go_version"
 if ! stamp_ok "$prefix/bin/limactl" "$lima_key"; then
   say "building limactl $lima_version (a few minutes the first time)"
   CGO_ENABLED=$cgo go build -trimpath -ldflags "$ldflags" -o "$prefix/bin/limactl.new" github.com/lima-vm/lima/cmd/limactl
@@ -85,6 +100,7 @@ if ! stamp_ok "$prefix/bin/limactl" "$lima_key"; then
   fi
   mv -f "$prefix/bin/limactl.new" "$prefix/bin/limactl"
   stamp_set "$prefix/bin/limactl" "$lima_key"
+  changed=1
 fi
 
 case "$goarch" in
@@ -100,18 +116,23 @@ if ! stamp_ok "$agent" "$lima_key"; then
   rm -f "$share/guestagent.new"
   mv -f "$agent.new" "$agent"
   stamp_set "$agent" "$lima_key"
+  changed=1
 fi
 
 # 3. Lima's templates. The module zip drops Git symlinks, so the aliases
 # that templates refer to (docker.yaml's base is template://_images/ubuntu-lts)
-# are recreated here, pointing where Lima's repository points them.
+# are recreated here, pointing where Lima's repository points them. A
+# `limactl create` in another terminal may be reading them: the new copy is
+# made aside and swapped in, and only when Lima's version changed.
 if ! stamp_ok "$share/templates" "$lima_key"; then
-  rm -rf "$share/templates"
-  cp -R "$lima_dir/templates" "$share/templates"
-  chmod -R u+w "$share/templates"
+  new=$share/templates.new
+  rm -rf "$new" "$share/templates.old"
+  cp -R "$lima_dir/templates" "$new"
+  chmod -R u+w "$new"
   while read -r alias target; do
-    [[ -e "$share/templates/$target" && ! -e "$share/templates/$alias" ]] &&
-      ln -s "$(basename "$target")" "$share/templates/$alias"
+    if [[ -e "$new/$target" && ! -e "$new/$alias" ]]; then
+      ln -s "$(basename "$target")" "$new/$alias"
+    fi
   done <<'EOF'
 _images/ubuntu-lts.yaml _images/ubuntu-24.04.yaml
 _images/ubuntu.yaml _images/ubuntu-25.04.yaml
@@ -125,17 +146,24 @@ rocky.yaml rocky-10.yaml
 centos-stream.yaml centos-stream-10.yaml
 oraclelinux.yaml oraclelinux-9.yaml
 EOF
+  if [[ -e "$share/templates" ]]; then mv "$share/templates" "$share/templates.old"; fi
+  mv "$new" "$share/templates"
+  rm -rf "$share/templates.old"
   stamp_set "$share/templates" "$lima_key"
+  changed=1
 fi
 
 # 4. The shim's names: relative links, replaced only when they differ.
 link() { # link TARGET NAME
   [[ "$(readlink "$2" 2>/dev/null)" == "$1" ]] && return
   ln -sfn "$1" "$2.new" && mv -f "$2.new" "$2"
+  changed=1
 }
 for name in pixi-lima docker docker-compose limactl-local; do
   link ../pixi-lima/bin/pixi-lima "$project/.pixi/bin/$name"
 done
 link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
 
-say "installed into $project/.pixi (pixi-lima, limactl $lima_version)"
+if [[ -n $changed ]]; then
+  say "installed into $project/.pixi (pixi-lima, limactl $lima_version)"
+fi

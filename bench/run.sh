@@ -10,7 +10,8 @@
 #      Lima's pkg/store linked in);
 #   4. `pixi-lima status --json` on a stopped VM (created, never booted);
 #   5. binary size, process start vs an empty Go program, package init
-#      (GODEBUG=inittrace=1).
+#      (GODEBUG=inittrace=1);
+#   6. install.sh with nothing to do vs the one go call it cannot skip.
 # With PIXI_LIMA_BENCH_VM=1 it also boots Lima VMs from the offline guest
 # image ($PIXI_LIMA_E2E_TEMPLATE, built by tests/setup.sh) and measures:
 #   2. start: `pixi-lima init` vs `limactl start` of the identical instance,
@@ -199,6 +200,17 @@ status_stopped=$(median status-stopped "status --json (stopped)")
 # 5. process start and package init, before dockerd adds load.
 compare start "pixi-lima version" "$pixi_lima version" "empty Go program" "$work/bin/emptygo"
 
+# 6. install.sh when nothing changed, as `pixi run install` runs it when
+# pixi's own input hashing does not skip it; the test user's Go caches, as
+# the tests use them. The floor is the `go list -m` it needs for Lima's
+# version (its other two go calls, `go version` and `go env`, are cheaper).
+user_go=(env "GOPATH=$PIXI_LIMA_TEST_USER_GO" "GOMODCACHE=$PIXI_LIMA_TEST_USER_GO/mod"
+  "GOCACHE=$PIXI_LIMA_TEST_USER_GO/cache" GOFLAGS=-mod=mod GOTOOLCHAIN=local)
+noop=$(as_user "${user_go[@]}" "$repo/install.sh" "$project" 2>&1) || { say "install.sh failed:"; echo "$noop" >&2; exit 1; }
+[[ -z $noop ]] || say "warning: install.sh with nothing to do still said: $noop"
+compare install "install.sh, nothing to do" "${user_go[*]} $repo/install.sh $project" \
+  "go list -m" "${user_go[*]} go -C $repo list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima"
+
 # inittrace: every package's init, median over 30 runs; and the whole
 # init (the sum per run, median) of pixi-lima and of the two floors.
 inits() { # BINARY ARGS… : prints "package ms" per init per run, "TOTAL ms" per run
@@ -372,6 +384,7 @@ row 5 "— on the fast path, before exec: the shim vs the floor without pkg/stor
   "$(init_total "$work/init-fastpath") ms, $(init_count "$work/init-fastpath") pkgs" \
   "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" ""
 row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
+hrow 6 "\`install.sh\` with nothing to do vs the \`go list -m\` it needs" install "install.sh, nothing to do" install "go list -m" ""
 
 {
   echo "# pixi-lima benchmarks"

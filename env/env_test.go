@@ -168,6 +168,87 @@ func TestFindRootNoProject(t *testing.T) {
 	}
 }
 
+// writeFile writes dir/name, making dir.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A pyproject.toml with a pixi workspace table is a workspace, found by
+// every rule; one without (a plain Python project, or only our own
+// settings table) is not, and the search goes on above it.
+func TestFindRootPyproject(t *testing.T) {
+	base := tempDir(t)
+	for name, text := range map[string]string{
+		"workspace":    "[project]\nname = \"py\"\n\n[tool.pixi.workspace]\nchannels = [\"conda-forge\"]\n",
+		"project":      "[tool.pixi.project]\nchannels = [\"conda-forge\"]\n", // pixi before 0.40
+		"empty table":  "[tool.pixi.workspace]\n",
+		"inline table": "[tool.pixi]\nworkspace = { channels = [] }\n",
+		"subtable":     "[tool.pixi.workspace.target.linux-64]\n",
+	} {
+		root := filepath.Join(base, strings.ReplaceAll(name, " ", "-"))
+		writeFile(t, root, Pyproject, text)
+		deep := filepath.Join(root, "src", "pkg")
+		if err := os.MkdirAll(deep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		wantRoot(t, "", noEnv, deep, root, name+": the pyproject workspace above the cwd")
+		wantRoot(t, "", envOf(map[string]string{"PIXI_PROJECT_ROOT": root}), "/", root, name+": PIXI_PROJECT_ROOT")
+		wantRoot(t, installShim(t, root), noEnv, "/", root, name+": the repo holding the executable")
+	}
+
+	outer := workspace(t, filepath.Join(base, "outer"))
+	for name, text := range map[string]string{
+		"python only":    "[project]\nname = \"lib\"\n[tool.black]\nline-length = 100\n",
+		"settings only":  "[project]\nname = \"lib\"\n[tool.pixi-lima]\ncpus = 4\n",
+		"tasks only":     "[tool.pixi.tasks]\ntest = \"pytest\"\n",
+		"text in string": "[project]\ndescription = \"not [tool.pixi.workspace]\"\n",
+	} {
+		inner := filepath.Join(outer, strings.ReplaceAll(name, " ", "-"))
+		writeFile(t, inner, Pyproject, text)
+		wantRoot(t, "", noEnv, inner, outer, name+": not a workspace, so the one above")
+		if _, err := FindRoot("", envOf(map[string]string{"PIXI_PROJECT_ROOT": inner}), "/"); !errors.Is(err, ErrNoProject) {
+			t.Errorf("%s: PIXI_PROJECT_ROOT on it: err = %v, want ErrNoProject", name, err)
+		}
+	}
+}
+
+// ManifestPath names the file the settings come from: pixi.toml wins over
+// a pyproject workspace in the same directory, as in pixi, and a pixi.toml
+// that exists but cannot be read is still the manifest (LoadConfig says
+// why it cannot be read).
+func TestManifestPath(t *testing.T) {
+	base := tempDir(t)
+	const py = "[tool.pixi.workspace]\n"
+	both := workspace(t, filepath.Join(base, "both"))
+	writeFile(t, both, Pyproject, py)
+	pyOnly := filepath.Dir(writeFile(t, filepath.Join(base, "py"), Pyproject, py))
+	dirManifest := filepath.Join(base, "dir")
+	if err := os.MkdirAll(filepath.Join(dirManifest, Manifest), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dirManifest, Pyproject, py)
+	plain := filepath.Dir(writeFile(t, filepath.Join(base, "plain"), Pyproject, "[project]\nname = \"x\"\n"))
+	for dir, want := range map[string]string{
+		both:        filepath.Join(both, Manifest),
+		pyOnly:      filepath.Join(pyOnly, Pyproject),
+		dirManifest: filepath.Join(dirManifest, Manifest),
+		plain:       "",
+		base:        "",
+	} {
+		if got := ManifestPath(dir); got != want {
+			t.Errorf("ManifestPath(%s) = %q, want %q", dir, got, want)
+		}
+	}
+}
+
 func TestPaths(t *testing.T) {
 	p := NewPaths("/r")
 	for got, want := range map[string]string{

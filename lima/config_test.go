@@ -220,8 +220,9 @@ func TestParseConfigInvalidTOML(t *testing.T) {
 
 func TestLoadConfigReadsManifest(t *testing.T) {
 	root := t.TempDir()
-	if _, err := LoadConfig(root, configNoEnv); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("no pixi.toml: err = %v, want not exist", err)
+	var ce *ConfigError
+	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != root || !strings.Contains(ce.Msg, "no pixi.toml") {
+		t.Errorf("no pixi.toml: err = %v, want a ConfigError naming the directory", err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"disk\"\n[tool.pixi-lima]\ncpus = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -229,6 +230,74 @@ func TestLoadConfigReadsManifest(t *testing.T) {
 	c, err := LoadConfig(root, configNoEnv)
 	if err != nil || c.Name != "disk-docker" || c.CPUs != 1 {
 		t.Errorf("LoadConfig = %+v, %v", c, err)
+	}
+}
+
+// A manifest that is there but cannot be read is a project problem (exit
+// 3), named with the reason, not a bare os error (exit 1).
+func TestLoadConfigUnreadable(t *testing.T) {
+	cases := map[string]func(path string) error{
+		"a directory": func(path string) error { return os.Mkdir(path, 0o755) },
+	}
+	if os.Geteuid() != 0 { // root reads a mode 000 file
+		cases["mode 000"] = func(path string) error { return os.WriteFile(path, []byte("[workspace]\n"), 0o000) }
+	}
+	for what, create := range cases {
+		root := t.TempDir()
+		path := filepath.Join(root, "pixi.toml")
+		if err := create(path); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadConfig(root, configNoEnv)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Source != path || !strings.HasPrefix(ce.Msg, "cannot read it: ") || strings.Count(ce.Error(), path) != 1 {
+			t.Errorf("pixi.toml is %s: err = %#v, want a ConfigError naming %s once, and why", what, err, path)
+		}
+	}
+}
+
+// A pyproject.toml workspace: the settings are its [tool.pixi-lima], the
+// name its pixi workspace's, else its Python project's, else the
+// directory's, and errors name pyproject.toml. A pixi.toml next to it wins.
+func TestLoadConfigPyproject(t *testing.T) {
+	for _, tc := range []struct{ manifest, name string }{
+		{"[project]\nname = \"py-lib\"\n[tool.pixi.workspace]\nname = \"py-ws\"\n[tool.pixi-lima]\ncpus = 3\n", "py-ws-docker"},
+		{"[project]\nname = \"py-lib\"\n[tool.pixi.workspace]\nchannels = [\"conda-forge\"]\n[tool.pixi-lima]\ncpus = 3\n", "py-lib-docker"},
+		{"[project]\nname = \"py-lib\"\n[tool.pixi.project]\nname = \"old-ws\"\n[tool.pixi-lima]\ncpus = 3\n", "old-ws-docker"},
+		{"[tool.pixi.workspace]\n[tool.pixi-lima]\ncpus = 3\n", "dirname-docker"},
+	} {
+		root := filepath.Join(t.TempDir(), "dirname")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte(tc.manifest), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(root, configNoEnv)
+		if err != nil || c.Name != tc.name || c.CPUs != 3 {
+			t.Errorf("%q: LoadConfig = %+v, %v; want name %s, 3 CPUs", tc.manifest, c, err, tc.name)
+		}
+	}
+
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte("[tool.pixi.workspace]\n[tool.pixi-lima]\ncpus = -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ce *ConfigError
+	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml [tool.pixi-lima] cpus" {
+		t.Errorf("a bad value in pyproject.toml: err = %v, want one naming pyproject.toml [tool.pixi-lima] cpus", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte("[tool.pixi.workspace]\n[tool.pixi-lima]\ncpus = = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml" || !strings.Contains(ce.Msg, "not valid TOML") {
+		t.Errorf("pyproject.toml not TOML: err = %v, want one naming pyproject.toml", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"wins\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := LoadConfig(root, configNoEnv); err != nil || c.Name != "wins-docker" || c.CPUs != DefaultCPUs {
+		t.Errorf("pixi.toml next to pyproject.toml: LoadConfig = %+v, %v; want pixi.toml's settings", c, err)
 	}
 }
 

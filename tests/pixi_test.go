@@ -226,10 +226,13 @@ services:
 		return out
 	}
 
-	// install: a second run finds nothing to do, and leaves every output.
-	if _, errOut, _ := runTask("install"); strings.Contains(errOut, "building") {
-		t.Errorf("install rebuilt what newProject had just installed:\n%s", errOut)
+	// install: a second run finds nothing to do, so it says nothing and
+	// changes nothing under .pixi, and leaves every output.
+	before := snapshotTree(t, filepath.Join(p.Root, ".pixi"))
+	if out, errOut, code := runTask("install"); code != 0 || out+errOut != "" {
+		t.Errorf("install after newProject had installed: exit %d, want 0 and no output; it said:\n%s%s", code, out, errOut)
 	}
+	sameTree(t, before, snapshotTree(t, filepath.Join(p.Root, ".pixi")))
 	for _, out := range m.Tasks["install"].Outputs {
 		mustExist(t, filepath.Join(p.Root, out))
 	}

@@ -23,7 +23,7 @@ const magic = "pixi-lima fastpath 1"
 func File(root string) string { return root + "/.pixi/pixi-lima/fastpath" }
 
 // Save writes rec for the project at root, keyed by this binary, the
-// project's pixi.toml and the PIXI_LIMA_ settings in environ: the inputs
+// project's manifest and the PIXI_LIMA_ settings in environ: the inputs
 // the full path derived rec from. It writes only when the record changed,
 // atomically, and gives up silently: without a record, calls just take
 // the full path.
@@ -90,11 +90,11 @@ func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 }
 
 // key condenses the inputs of a record: the binary at exe (a rebuild may
-// derive other paths), pixi.toml (its settings) and every PIXI_LIMA_
+// derive other paths), the manifest (its settings) and every PIXI_LIMA_
 // variable but the two that only steer this call. Files count by identity,
 // size and modification time, not content: one stat each.
 func key(root string, exe os.FileInfo, environ []string) (string, bool) {
-	manifest, err := os.Stat(root + "/pixi.toml")
+	manifest, err := manifest(root)
 	if err != nil {
 		return "", false
 	}
@@ -119,6 +119,18 @@ func key(root string, exe os.FileInfo, environ []string) (string, bool) {
 	h := fnv.New128a()
 	h.Write(b)
 	return hex(h.Sum(nil)), true
+}
+
+// manifest stats the file the settings come from, as env.ManifestPath
+// picks it: pixi.toml when it exists, else pyproject.toml. Whether that
+// one has a pixi workspace table needs a TOML parser, which would order
+// this package's init late; the full path checked it when it saved the
+// record, and any edit since changes its size or mtime, so the key.
+func manifest(root string) (os.FileInfo, error) {
+	if info, err := os.Stat(root + "/pixi.toml"); err == nil {
+		return info, nil
+	}
+	return os.Stat(root + "/pyproject.toml")
 }
 
 // encode writes the record as lines; a value with a newline cannot be
