@@ -167,6 +167,22 @@ func MissingAliases(c Config, root string, inst *store.Instance) []string {
 	return missing
 }
 
+// MountedRoots are the paths the instance mounts the project at in the
+// guest: its own path, always, and each alias. Without an instance it is
+// the project's path alone, which every instance pixi-lima makes mounts.
+func MountedRoots(root string, inst *store.Instance) []string {
+	roots := []string{root}
+	if inst == nil || inst.Config == nil {
+		return roots
+	}
+	for _, m := range vmMounts(inst) {
+		if m.Location == root && m.MountPoint != "" {
+			roots = append(roots, m.MountPoint)
+		}
+	}
+	return roots
+}
+
 func sameDir(a, b string) bool {
 	ia, err1 := os.Stat(a)
 	ib, err2 := os.Stat(b)

@@ -190,7 +190,7 @@ func (s *session) cmdVersion(args []string) error {
 
 func (s *session) cmdHelp(args []string) error {
 	if len(args) > 0 && args[0] == "settings" {
-		fmt.Fprintln(s.stdout, "[tool.pixi-lima] keys in pixi.toml, each overridable by its variable:")
+		fmt.Fprintln(s.stdout, "[tool.pixi-lima] keys in pixi.toml (or pyproject.toml), each overridable by its variable:")
 		for _, k := range lima.Keys() {
 			fmt.Fprintf(s.stdout, "  %-11s %s\n", k, lima.EnvName(k))
 		}

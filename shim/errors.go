@@ -84,7 +84,7 @@ func asError(err error) *Error {
 		}
 		return &Error{Code: ExitFailed, Msg: stage.Error(), Tail: stage.Tail, Logs: stage.Logs, Hint: hint}
 	case errors.Is(err, env.ErrNoProject):
-		return &Error{Code: ExitConfig, Msg: err.Error(), Hint: "run inside a pixi workspace (a directory with pixi.toml), or set PIXI_PROJECT_ROOT"}
+		return &Error{Code: ExitConfig, Msg: err.Error(), Hint: "run inside a pixi workspace (a directory with pixi.toml, or a pyproject.toml with [tool.pixi.workspace]), or set PIXI_PROJECT_ROOT"}
 	}
 	return &Error{Code: ExitFailed, Msg: err.Error()}
 }

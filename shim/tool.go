@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lima-vm/lima/pkg/store"
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
@@ -44,9 +45,9 @@ func (s *session) runTool(tool string, args []string) error {
 		overrides, socket = env.HostEngineOverrides(p.paths), ""
 	}
 	// What the next calls need to skip all this (see package fastpath).
-	fastpath.Save(p.paths.Root, fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}, s.environ)
-	if socket != "" && !isCheap(tool, args) {
-		if !ping.Engine(socket, 2*time.Second) {
+	rec := fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}
+	if socket != "" {
+		if !isCheap(tool, args) && !ping.Engine(socket, 2*time.Second) {
 			// Slow path only: the engine did not answer.
 			m, err := s.manager(p)
 			if err != nil {
@@ -55,10 +56,12 @@ func (s *session) runTool(tool string, args []string) error {
 			if err := m.Ensure(context.Background()); err != nil {
 				return err
 			}
-		} else if len(p.config.RootAliases) > 0 {
-			s.warnUnmounted(p)
 		}
+		inst, _ := lima.Inspect(p.paths, p.config.Name)
+		rec.Mounted = lima.MountedRoots(p.paths.Root, inst)
+		s.warnUnmounted(p, inst)
 	}
+	fastpath.Save(p.paths.Root, rec, s.environ)
 	overrides.Set[depthVar] = guard.Set[depthVar]
 	return s.exec(real, append([]string{tool}, args...), env.Build(s.environ, overrides))
 }
@@ -96,11 +99,7 @@ func (s *session) findTool(tool string) (string, error) {
 // warnUnmounted says when this call reaches the project by a path the
 // running VM does not mount (a symlink to the checkout): bind mounts from
 // under it would be empty in the guest until the next start mounts it.
-func (s *session) warnUnmounted(p *project) {
-	inst, err := lima.Inspect(p.paths, p.config.Name)
-	if err != nil || inst == nil {
-		return
-	}
+func (s *session) warnUnmounted(p *project, inst *store.Instance) {
 	for _, alias := range lima.MissingAliases(p.config, p.paths.Root, inst) {
 		s.printf("warning: this shell reaches the project as %s, which VM %q does not mount yet: bind mounts from under it are empty in containers. pixi-lima restart mounts it (or cd %s)",
 			alias, p.config.Name, p.paths.Root)

@@ -203,6 +203,23 @@ volumes:
 		if st := status(t, p); len(st.Drift) != 0 {
 			t.Errorf("after the start, status still lists drift: %v", st.Drift)
 		}
+		// A second symlink, first used while the VM runs: the call works,
+		// says that the VM does not mount this path yet, and every call
+		// from it says so (the fast path hands such calls to the full path).
+		link2 := link + "b"
+		must(t, os.Symlink(p.Root, link2))
+		defer os.Remove(link2)
+		for range 2 {
+			cmd := replaceEnv(p.Command(docker, "ps", "-q"), "PWD="+link2)
+			cmd.Dir = link2
+			_, stderr, code := p.Run(t, cmd)
+			if code != 0 || !strings.Contains(stderr, "reaches the project as "+link2+", which VM \"e2e-docker\" does not mount yet") {
+				t.Errorf("docker ps from an unmounted symlink: exit %d\n%s", code, stderr)
+			}
+		}
+		if _, stderr, _ := p.Run(t, viaLink(p.Command(docker, "ps", "-q"))); stderr != "" {
+			t.Errorf("docker ps from the mounted symlink says:\n%s", stderr)
+		}
 	})
 
 	// Issue 10.3: the host agent dies while QEMU runs (Lima says Broken).

@@ -60,9 +60,10 @@ func init() {
 }
 
 // plan returns what to exec when this call can skip the full path: the
-// name is docker or docker-compose, a record for this binary, pixi.toml
-// and these settings exists, the depth guard allows it, the real tool is
-// on PATH and the recorded engine answers.
+// name is docker or docker-compose, a record for this binary, the
+// manifest and these settings exists, the depth guard allows it, $PWD
+// reaches the project by a path the VM mounts, the real tool is on PATH
+// and the recorded engine answers.
 func plan(args, environ []string) (real string, argv, env []string, ok bool) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -94,6 +95,9 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	}
 	rec, ok := load(root, self, environ)
 	if !ok {
+		return "", nil, nil, false
+	}
+	if !rec.reaches(lookup(environ, "PWD"), root) {
 		return "", nil, nil, false
 	}
 	real, ok = FindReal(tool, lookup(environ, "PATH"), self)

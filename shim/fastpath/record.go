@@ -13,10 +13,14 @@ type Record struct {
 	Socket string   // the engine to ping first; "" for the host's own engine
 	Set    []string // KEY=VALUE pairs that replace the user's, in order
 	Unset  []string // keys removed from the user's environment
+	// Mounted are the paths the VM mounts the project at (see
+	// env.Aliases): a call whose $PWD reaches the project by another path
+	// takes the full path, which says what that means for bind mounts.
+	Mounted []string
 }
 
 // magic starts every record; a record of another format is never used.
-const magic = "pixi-lima fastpath 1"
+const magic = "pixi-lima fastpath 2"
 
 // File is where a project's record lives, in pixi-lima's install prefix
 // (env.Paths.Prefix).
@@ -143,6 +147,9 @@ func (r Record) encode(key string) ([]byte, bool) {
 	for _, k := range r.Unset {
 		lines = append(lines, "unset "+k)
 	}
+	for _, m := range r.Mounted {
+		lines = append(lines, "mounted "+m)
+	}
 	var b []byte
 	for _, l := range lines {
 		if bytes.IndexByte([]byte(l), '\n') >= 0 {
@@ -169,6 +176,8 @@ func decode(data []byte, key string) (Record, bool) {
 			r.Set = append(r.Set, rest)
 		case "unset":
 			r.Unset = append(r.Unset, rest)
+		case "mounted":
+			r.Mounted = append(r.Mounted, rest)
 		case "":
 		default:
 			return Record{}, false
@@ -197,6 +206,44 @@ func (r Record) environ(base []string, depth int) []string {
 		}
 	}
 	return append(out, set...)
+}
+
+// reaches says whether a call from the logical directory pwd reaches the
+// project at root only by a path the VM mounts, or is outside the project.
+// A directory on the way up that is the project under another name (a
+// symlink) may be unmounted in the guest: the full path checks. Usually
+// pwd is under a mounted path and this costs no system call; otherwise
+// one stat per level.
+func (r Record) reaches(pwd, root string) bool {
+	if r.Socket == "" || len(pwd) == 0 || pwd[0] != '/' {
+		return true // the host's engine sees the host's paths; no $PWD to go by
+	}
+	for _, m := range r.Mounted {
+		if pwd == m || len(pwd) > len(m) && pwd[:len(m)] == m && pwd[len(m)] == '/' {
+			return true
+		}
+	}
+	var project syscall.Stat_t
+	if syscall.Stat(root, &project) != nil {
+		return false
+	}
+	for dir := pwd; ; dir = parent(dir) {
+		var st syscall.Stat_t
+		if syscall.Stat(dir, &st) == nil && st.Dev == project.Dev && st.Ino == project.Ino {
+			return false
+		}
+		if dir == "/" {
+			return true
+		}
+	}
+}
+
+// parent is filepath.Dir of an absolute, clean path.
+func parent(path string) string {
+	if i := bytes.LastIndexByte([]byte(path), '/'); i > 0 {
+		return path[:i]
+	}
+	return "/"
 }
 
 func hex(sum []byte) string {

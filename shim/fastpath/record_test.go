@@ -45,3 +45,47 @@ func sameManifest(t *testing.T, root string) {
 		t.Errorf("the fast path keys on %s, env.ManifestPath says %s", got.Name(), want.Name())
 	}
 }
+
+// TestReaches: a call from a symlinked path to the project that the VM
+// does not mount takes the full path (which warns); one from a mounted
+// path, or from outside the project, stays fast (issue 10.9).
+func TestReaches(t *testing.T) {
+	dir := t.TempDir()
+	root := dir + "/repo"
+	alias := dir + "/link"
+	if err := os.MkdirAll(root+"/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(root, alias); err != nil {
+		t.Fatal(err)
+	}
+	vm := Record{Socket: "/s", Mounted: []string{root}}
+	both := Record{Socket: "/s", Mounted: []string{root, alias}}
+	host := Record{}
+	for _, c := range []struct {
+		rec  Record
+		pwd  string
+		want bool
+	}{
+		{vm, root, true},
+		{vm, root + "/sub", true},
+		{vm, alias, false},
+		{vm, alias + "/sub", false},
+		{vm, dir, true}, // outside the project
+		{vm, "/", true},
+		{vm, "", true}, // no $PWD to go by
+		{vm, root + "x", true},
+		{both, alias + "/sub", true},
+		{host, alias + "/sub", true}, // the host's engine sees the host's paths
+	} {
+		if got := c.rec.reaches(c.pwd, root); got != c.want {
+			t.Errorf("mounted %v, PWD %q: reaches = %v, want %v", c.rec.Mounted, c.pwd, got, c.want)
+		}
+	}
+	// Mounted survives the record's round trip.
+	data, ok := both.encode("k")
+	got, ok2 := decode(data, "k")
+	if !ok || !ok2 || len(got.Mounted) != 2 || got.Mounted[1] != alias {
+		t.Errorf("round trip: %+v", got)
+	}
+}
