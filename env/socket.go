@@ -21,14 +21,16 @@ func SocketLimit(goos string) int {
 
 // SocketPathError says that Lima's sockets would not fit.
 type SocketPathError struct {
-	Path   string
-	Length int
-	Limit  int
+	Path    string
+	Length  int
+	Limit   int
+	MaxRoot int // the longest project path, in bytes, whose sockets fit with this instance name
 }
 
 func (e *SocketPathError) Error() string {
-	return fmt.Sprintf("Lima's socket path would be %d bytes, it must be shorter than %d on this OS: %s",
-		e.Length, e.Limit, e.Path)
+	return fmt.Sprintf("Lima's socket path would be %d bytes, it must be shorter than %d on this OS: %s "+
+		"(with this instance name a project path of at most %d characters fits)",
+		e.Length, e.Limit, e.Path, e.MaxRoot)
 }
 
 // CheckSocketBudget reports whether the longest socket Lima creates for the
@@ -37,7 +39,7 @@ func (e *SocketPathError) Error() string {
 func CheckSocketBudget(limaHome, instance, goos string) error {
 	path := LongestSocket(limaHome, instance)
 	if limit := SocketLimit(goos); len(path) >= limit {
-		return &SocketPathError{Path: path, Length: len(path), Limit: limit}
+		return &SocketPathError{Path: path, Length: len(path), Limit: limit, MaxRoot: MaxRootLength(instance, goos)}
 	}
 	return nil
 }
@@ -45,4 +47,10 @@ func CheckSocketBudget(limaHome, instance, goos string) error {
 // LongestSocket is the longest socket path Lima creates for the instance.
 func LongestSocket(limaHome, instance string) string {
 	return filepath.Join(limaHome, instance, longestSocketSuffix)
+}
+
+// MaxRootLength is the longest project path, in bytes, under which the
+// instance's sockets fit: its LIMA_HOME is <root>/.pixi/lima (NewPaths).
+func MaxRootLength(instance, goos string) int {
+	return SocketLimit(goos) - 1 - len(LongestSocket("/.pixi/lima", instance))
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -149,7 +150,6 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		doc.Project.Name, filepath.Base(root))
 	c := Config{
 		Engine:   EngineLima,
-		Name:     InstanceName(workspace),
 		CPUs:     DefaultCPUs,
 		Memory:   DefaultMemory,
 		Disk:     DefaultDisk,
@@ -174,6 +174,13 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 			if err := s.set(&c, envValue(s.key, v), root); err != nil {
 				return Config{}, &ConfigError{Source: EnvName(s.key), Msg: err.Error() + "; expected " + s.help}
 			}
+		}
+	}
+	if c.Name == "" { // no name set: the workspace's, unless it is too long here
+		var note string
+		c.Name, note = defaultName(root, workspace, runtime.GOOS)
+		if note != "" && c.Engine == EngineLima {
+			fmt.Fprintln(os.Stderr, note)
 		}
 	}
 	return c, nil
@@ -234,6 +241,37 @@ func InstanceName(workspace string) string {
 		name = "pixi"
 	}
 	return name + "-docker"
+}
+
+// ShortName is the instance name a workspace falls back to when its own
+// would make Lima's socket paths too long.
+const ShortName = "docker"
+
+// defaultName is the instance name of a workspace that sets none:
+// InstanceName(workspace) when Lima's longest socket under root fits (on
+// macOS, 103 bytes: /Users/<9 letters>/Developer/company-platform with
+// company-platform-docker does not), or when an instance of that name
+// exists already, so it is never lost. Otherwise ShortName, with a note
+// to say so while that instance does not exist yet, i.e. until it is
+// created. When even ShortName does not fit, creating it is refused
+// (env.CheckSocketBudget) with the longest project path that fits.
+func defaultName(root, workspace, goos string) (name, note string) {
+	name = InstanceName(workspace)
+	paths := env.NewPaths(root)
+	if env.CheckSocketBudget(paths.LimaHome, name, goos) == nil || exists(paths.InstanceDir(name)) {
+		return name, ""
+	}
+	if exists(paths.InstanceDir(ShortName)) {
+		return ShortName, ""
+	}
+	return ShortName, fmt.Sprintf("pixi-lima: the VM is named %q, not %q: with that name Lima's socket paths "+
+		"would be too long on this OS for a project path of %d characters (at most %d fit); "+
+		"[tool.pixi-lima] name = \"...\" chooses another", ShortName, name, len(root), env.MaxRootLength(name, goos))
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 func isKey(key string) bool {
