@@ -7,7 +7,8 @@
 #   1. per call: docker version / docker ps / docker --version through the
 #      shim vs the real docker with DOCKER_HOST and DOCKER_CONFIG set by hand,
 #      and the design floor (bench/floor: ping + exec, without and with
-#      Lima's pkg/store linked in);
+#      Lima's pkg/store linked in); docker version on the ssh engine
+#      (a real sshd on loopback) vs the real docker with that DOCKER_HOST;
 #   4. `pixi-lima status --json` on a stopped VM (created, never booted);
 #   5. binary size, process start vs an empty Go program, package init
 #      (GODEBUG=inittrace=1);
@@ -49,6 +50,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 missing=()
 for p in hyperfine jq curl; do command -v "$p" >/dev/null || missing+=("$p"); done
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   apt-get update -qq >&2
@@ -73,12 +75,13 @@ chmod 755 "$work"
 mkdir -p "$work/bin" "$work/home" "$work/json" "$work/d"
 chown "$PIXI_LIMA_TEST_USER" "$work/home" "$work/json"
 dockerd_pid=
+sshd_pid=
 vm_project=
 cleanup() {
-  if [[ -n $dockerd_pid ]]; then
-    kill "$dockerd_pid" 2>/dev/null || true
-    wait "$dockerd_pid" 2>/dev/null || true
-  fi
+  for pid in $dockerd_pid $sshd_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [[ -n $vm_project ]]; then
     (cd "$vm_project" && as_user "$vm_project/.pixi/bin/pixi-lima" delete --force >&2) || true
   fi
@@ -87,9 +90,11 @@ cleanup() {
 trap cleanup EXIT
 
 # as_user [NAME=VALUE…] CMD…: CMD as the test user, with the clean
-# environment the tests use; the current directory is the project.
+# environment the tests use; the current directory is the project. It runs
+# under the command in in_home when that is set (the ssh engine's part).
+in_home=()
 as_user() {
-  setpriv --reuid="$uid" --regid="$gid" --init-groups env -i \
+  "${in_home[@]}" setpriv --reuid="$uid" --regid="$gid" --init-groups env -i \
     PATH="$PWD/.pixi/bin:$PIXI_LIMA_TEST_TOOLS:/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
     HOME="$work/home" USER="$user" LANG=C.UTF-8 "$@"
 }
@@ -128,7 +133,7 @@ compare() {
       args+=(-n "${names[j]}" "${cmds[j]}")
     done
     say "$set: round $((r + 1))/$rounds"
-    as_user DOCKER_HOST="unix://$socket" DOCKER_CONFIG="$PWD/.pixi/docker" \
+    as_user DOCKER_HOST="${docker_host:-unix://$socket}" DOCKER_CONFIG="$PWD/.pixi/docker" \
       hyperfine -N --style basic --warmup 2 --runs "$runs" \
       --export-json "$work/json/$set-$r.json" "${args[@]}" >&2
   done
@@ -263,6 +268,47 @@ compare version \
 compare ps "shim: docker ps" ".pixi/bin/docker ps" "direct: docker ps" "$real_docker ps"
 compare cheap "shim: docker --version" ".pixi/bin/docker --version" "direct: docker --version" "$real_docker --version"
 
+# 1. The ssh engine: a project with engine = "ssh://…" against the real
+# docker with the same DOCKER_HOST, both reaching this dockerd through a
+# real sshd on loopback (sshd's SetEnv points the remote docker at it).
+# ssh reads its key and known_hosts from the home in the passwd database,
+# not $HOME, so both run in a mount namespace where that home is $work/home.
+say "starting sshd for the ssh engine"
+ssh_dir=$work/ssh
+mkdir -p "$ssh_dir" "$work/home/.ssh" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$ssh_dir/host"
+ssh-keygen -q -t ed25519 -N '' -f "$ssh_dir/user"
+cp "$ssh_dir/user.pub" "$ssh_dir/authorized_keys"
+for ((ssh_port = 22722; ssh_port < 22800; ssh_port++)); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null || break
+done
+printf '%s\n' "ListenAddress 127.0.0.1:$ssh_port" "HostKey $ssh_dir/host" "PidFile none" \
+  "AuthorizedKeysFile $ssh_dir/authorized_keys" "StrictModes no" "UsePAM yes" "AllowUsers $user" \
+  "SetEnv DOCKER_HOST=unix://$socket DOCKER_CONFIG=$ssh_dir/remote-docker" >"$ssh_dir/sshd_config"
+/usr/sbin/sshd -D -e -f "$ssh_dir/sshd_config" 2>"$ssh_dir/log" &
+sshd_pid=$!
+cp "$ssh_dir/user" "$work/home/.ssh/id_ed25519"
+echo "[127.0.0.1]:$ssh_port $(cut -d' ' -f1,2 "$ssh_dir/host.pub")" >"$work/home/.ssh/known_hosts"
+chown -R "$uid:$gid" "$work/home/.ssh"
+chmod 700 "$work/home/.ssh"
+chmod 600 "$work/home/.ssh/id_ed25519"
+for ((i = 0; i < 100; i++)); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$ssh_port") 2>/dev/null && break
+  kill -0 "$sshd_pid" 2>/dev/null || { say "sshd exited:"; cat "$ssh_dir/log" >&2; exit 1; }
+  sleep 0.1
+done
+new_project "$work/s"
+docker_host="ssh://$user@127.0.0.1:$ssh_port"
+printf '\n[tool.pixi-lima]\nengine = "%s"\n' "$docker_host" >>"$work/s/pixi.toml"
+cd "$work/s"
+# shellcheck disable=SC2016 # the inner shell expands them
+in_home=(unshare --mount -- sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$work/home" "$(getent passwd "$user" | cut -d: -f6)")
+# The shim must reach this engine over ssh, or the row means nothing.
+as_user .pixi/bin/docker version --format '{{.Server.Version}}' | grep -qx "$engine"
+compare ssh "shim: docker version (ssh)" ".pixi/bin/docker version" "direct: docker version (ssh)" "$real_docker version"
+in_home=() docker_host=
+cd "$project"
+
 n_version=$(count version "shim: docker version")
 
 kill "$dockerd_pid"
@@ -278,6 +324,8 @@ hrow 1 "— floor + Lima's pkg/store linked in vs the real docker" \
 hrow 1 "— the shim vs the floor with pkg/store" version "shim: docker version" version "floor + pkg/store" ""
 hrow 1 "\`docker ps\`, running engine" ps "shim: docker ps" ps "direct: docker ps" ""
 hrow 1 "\`docker --version\` (the shim's own cost: no engine call)" cheap "shim: docker --version" cheap "direct: docker --version" ""
+hrow 1 "\`docker version\` on engine = \"ssh://…\" (sshd on loopback, the same dockerd) vs the real docker with the same DOCKER_HOST" \
+  ssh "shim: docker version (ssh)" ssh "direct: docker version (ssh)" "≤ 1.05×"
 row 4 "\`pixi-lima status --json\`, stopped VM" "$status_stopped ms (CPU $(cpu status-stopped "status --json (stopped)"))" "" "" ""
 
 # The VM part: real boots from the offline guest image.
@@ -310,12 +358,56 @@ if [[ $vm == 1 ]]; then
     "curl --version" "curl --version"
   compare vm-version "shim: docker version" ".pixi/bin/docker version" "direct: docker version" "$real_docker version"
   status_running=$(median status-running "status --json (running)")
+  # Lima's own listing of the same instance, its binary run directly.
+  compare status-list "status --json (running)" ".pixi/bin/pixi-lima status --json" \
+    "limactl list --json" "env LIMA_HOME=$vm_project/.pixi/lima $vm_project/.pixi/pixi-lima/bin/limactl list --json $instance"
+
+  # Idle cost: host CPU (user + system, clock ticks) of QEMU and Lima's host
+  # agent over 60 s of an idle running VM, 30 s after its engine answered.
+  # pixi-lima's instance (idle watcher in the guest) against the same
+  # lima.yaml without the watcher, started by bare limactl.
+  ticks() { # PID...: the processes' CPU ticks so far
+    local sum=0 pid
+    for pid in "$@"; do sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$pid/stat"))); done
+    echo "$sum"
+  }
+  idle_cpu() { # ms of CPU per 60 s
+    local dir=$vm_project/.pixi/lima/$instance pids a b
+    sleep 30
+    pids=("$(cat "$dir/qemu.pid")" "$(cat "$dir/ha.pid")")
+    a=$(ticks "${pids[@]}")
+    sleep 60
+    b=$(ticks "${pids[@]}")
+    echo $(((b - a) * 1000 / $(getconf CLK_TCK)))
+  }
+  say "VM: idle CPU over 60 s, pixi-lima's instance"
+  idle_ours=$(idle_cpu)
+  # prune: what a removed container's 500 MB gives back, and the time.
+  # The only image an offline machine has: Debian's static busybox, FROM scratch.
+  mkdir -p "$work/img"
+  cp /bin/busybox "$work/img/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n' >"$work/img/Dockerfile"
+  chmod -R a+rX "$work/img"
+  as_user .pixi/bin/docker build -q -t bench-busybox "$work/img" >/dev/null 2>"$work/last.log" || { tail -30 "$work/last.log" >&2; exit 1; }
+  as_user .pixi/bin/docker run --name fat bench-busybox sh -c 'dd if=/dev/urandom of=/big bs=1M count=500 2>/dev/null' >/dev/null
+  as_user .pixi/bin/docker rm fat >/dev/null
+  t0=$(now)
+  prune_out=$(as_user .pixi/bin/pixi-lima prune 2>"$work/last.log") || { tail -30 "$work/last.log" >&2; exit 1; }
+  prune_ms=$(ms "$t0" "$(now)")
+  prune_freed=$(sed -n 's/^freed \(.*\) on the host.*/\1/p' <<<"$prune_out")
+  pl delete --force
+  say "VM: idle CPU over 60 s, the same lima.yaml without the watcher, bare limactl"
+  lc start --name="$instance" --set '.provision |= map(select((.script // "") | contains("# pixi-lima idle-stop") | not))' "$work/lima.yaml"
+  idle_bare=$(idle_cpu)
+  pl init
 
   # Alternating pairs, the order swapped every round.
-  init_new=() lima_new=() init_stopped=() lima_stopped=()
+  init_new=() lima_new=() init_stopped=() lima_stopped=() stop_ours=() stop_lima=()
   for ((r = 0; r < 2 * vm_rounds; r++)); do
     say "VM: from stopped, run $((r + 1))/$((2 * vm_rounds))"
-    pl stop
+    # pixi-lima stop trims the disk first; limactl stop does not.
+    if ((r % 2)); then t=$(timed lc stop "$instance") && stop_lima+=("$t")
+    else t=$(timed pl stop) && stop_ours+=("$t"); fi
     if (((r + r / 2) % 2)); then t=$(timed lc start "$instance") && lima_stopped+=("$t")
     else t=$(timed pl init) && init_stopped+=("$t"); fi
   done
@@ -361,6 +453,13 @@ if [[ $vm == 1 ]]; then
     row 3 "$n concurrent first \`docker ps\` on a stopped VM vs 1" "${crowd[$n]} ms" "${crowd[1]} ms" "$(ratio "${crowd[$n]}" "${crowd[1]}")" "16: ≤ 1.1×"
   done
   row 4 "\`pixi-lima status --json\`, running VM" "$status_running ms (CPU $(cpu status-running "status --json (running)"))" "" "" "≤ 50 ms"
+  hrow 7 "\`pixi-lima status --json\` vs Lima's own \`limactl list --json NAME\`, running VM" \
+    status-list "status --json (running)" status-list "limactl list --json" "≤ 1.0×"
+  row 7 "host CPU of an idle running VM over 60 s (QEMU + host agent): with the idle watcher vs bare limactl" \
+    "$idle_ours ms" "$idle_bare ms" "$(ratio "$idle_ours" "$idle_bare")" "equal within noise"
+  row 7 "\`pixi-lima prune\` after a removed container wrote 500 MB: time, host bytes freed" "$prune_ms ms, $prune_freed" "" "" ""
+  a=$(med "${stop_ours[@]}") b=$(med "${stop_lima[@]}")
+  row 7 "stop: \`pixi-lima stop\` (trims first) vs \`limactl stop\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" ""
   row 4 "— of which: process start, \`pixi-lima version\`" "$(median status-running "pixi-lima version") ms" "" "" ""
   row 4 "— of which: \`/_ping\` through Lima's forward (curl, less \`curl --version\`)" \
     "$(awk -v a="$(median status-running "curl /_ping")" -v b="$(median status-running "curl --version")" 'BEGIN { printf "%.1f", a - b }') ms" "" "" ""

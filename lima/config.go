@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/pelletier/go-toml/v2"
@@ -31,21 +33,25 @@ const (
 const (
 	EngineLima = "lima" // the repo's own Lima VM (default)
 	EngineHost = "host" // the host's engine: DOCKER_HOST as the user has it, no VM
+	// EngineSSH is a remote engine, engine = "ssh://[user@]host[:port]":
+	// Config.Engine holds that URL, and docker connects itself (no VM).
+	EngineSSH = "ssh"
 )
 
 // Config is the instance as the project wants it: [tool.pixi-lima] in
 // pixi.toml, each key overridable by a PIXI_LIMA_* variable.
 type Config struct {
-	Engine    string  // EngineLima or EngineHost
-	Name      string  // Lima instance name
-	CPUs      int     //
-	Memory    string  // e.g. "2GiB"
-	Disk      string  // e.g. "20GiB"
-	VMType    string  // "", "qemu" or "vz"; "" lets Lima choose
-	MountType string  // "", "reverse-sshfs", "9p" or "virtiofs"; "" lets Lima choose
-	Mounts    []Mount // extra mounts besides the project root
-	Template  string  // Lima template locator or file
-	Image     string  // disk image path or URL replacing the template's images
+	Engine    string        // EngineLima, EngineHost or an ssh:// URL (EngineSSH)
+	Name      string        // Lima instance name
+	CPUs      int           //
+	Memory    string        // e.g. "2GiB"
+	Disk      string        // e.g. "20GiB"
+	VMType    string        // "", "qemu" or "vz"; "" lets Lima choose
+	MountType string        // "", "reverse-sshfs", "9p" or "virtiofs"; "" lets Lima choose
+	Mounts    []Mount       // extra mounts besides the project root
+	Template  string        // Lima template locator or file
+	Image     string        // disk image path or URL replacing the template's images
+	IdleStop  time.Duration // power the VM off after this long idle; 0: never
 	// RootAliases are the other paths this call reaches the project by (a
 	// symlink, macOS's /tmp for /private/tmp; see env.Aliases). Not a
 	// setting: docker sends bind-mount paths as the user typed them, so
@@ -74,7 +80,7 @@ var settings = []struct {
 	set  func(*Config, any, string) error // value, source
 	help string
 }{
-	{"engine", setEngine, `"lima" or "host"`},
+	{"engine", setEngine, `"lima", "host" or "ssh://[user@]host[:port]"`},
 	{"name", setName, "a Lima instance name: letters, digits, and . _ - between them"},
 	{"cpus", setCPUs, "a whole number from 1 to 256"},
 	{"memory", setSize(func(c *Config) *string { return &c.Memory }), `a size such as "2GiB" or a number of GiB`},
@@ -84,6 +90,7 @@ var settings = []struct {
 	{"mounts", setMounts, `a list of directories, each optionally ending in ":w" for writable`},
 	{"template", setTemplate, `a Lima template: "template://NAME", a URL, or a YAML file`},
 	{"image", setImage, "a disk image file or URL"},
+	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
 }
 
 // EnvName is the variable that overrides key.
@@ -154,6 +161,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		Memory:   DefaultMemory,
 		Disk:     DefaultDisk,
 		Template: DefaultTemplate,
+		IdleStop: DefaultIdleStop,
 	}
 	for key := range doc.Tool.PixiLima {
 		if !isKey(key) {
@@ -285,11 +293,53 @@ func isKey(key string) bool {
 
 func setEngine(c *Config, v any, _ string) error {
 	s, ok := v.(string)
-	if !ok || (s != EngineLima && s != EngineHost) {
+	if !ok {
 		return fmt.Errorf("got %s", show(v))
+	}
+	if s != EngineLima && s != EngineHost {
+		if why := badSSH(s); why != "" {
+			return fmt.Errorf("got %s (%s)", show(v), why)
+		}
 	}
 	c.Engine = s
 	return nil
+}
+
+// badSSH says what is wrong with an ssh:// engine URL, "" when nothing.
+// It takes only what docker's ssh helper turns into ssh's -l and -p and
+// its host argument: a path would be the remote socket, which docker
+// allows but the project's engine does not need, and a value that starts
+// with "-" could read as an option to the ssh that doctor runs.
+func badSSH(s string) string {
+	if !strings.HasPrefix(s, EngineSSH+"://") {
+		return "not an ssh:// URL"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which the message shows already
+		}
+		return err.Error()
+	}
+	if _, ok := u.User.Password(); ok {
+		return "a password in the URL is not supported: use a key"
+	}
+	user := u.User.Username()
+	port, err := strconv.Atoi(u.Port())
+	switch {
+	case u.Hostname() == "":
+		return "no host"
+	case u.User != nil && user == "":
+		return "no user before @"
+	case strings.HasPrefix(u.Hostname(), "-") || strings.HasPrefix(user, "-"):
+		return "the user and the host may not start with -"
+	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "nothing may follow the host and port"
+	case strings.HasSuffix(u.Host, ":") || u.Port() != "" && (err != nil || port < 1 || port > 65535):
+		return "the port must be a number from 1 to 65535"
+	}
+	return ""
 }
 
 func setName(c *Config, v any, _ string) error {
@@ -393,6 +443,23 @@ func setTemplate(c *Config, v any, root string) error {
 		s = path
 	}
 	c.Template = s
+	return nil
+}
+
+func setIdleStop(c *Config, v any, _ string) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("got %s", show(v))
+	}
+	if s == "off" {
+		c.IdleStop = 0
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Minute || d%time.Second != 0 {
+		return fmt.Errorf("got %s", show(v))
+	}
+	c.IdleStop = d
 	return nil
 }
 

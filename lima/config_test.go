@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func configNoEnv(string) string { return "" }
@@ -22,7 +23,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Engine: EngineLima, Name: "telegramail-docker", CPUs: 2, Memory: "2GiB", Disk: "20GiB",
-		Template: "template://docker"}
+		Template: "template://docker", IdleStop: 15 * time.Minute}
 	if !equalConfig(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -76,6 +77,7 @@ mount-type = "9p"
 mounts = ["cache:w", "/tmp"]
 template = "guest.yaml"
 image = "disk.img"
+idle-stop = "off"
 `
 	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
 	if err != nil {
@@ -87,6 +89,7 @@ image = "disk.img"
 		Mounts:   []Mount{{Location: filepath.Join(root, "cache"), Writable: true}, {Location: "/tmp"}},
 		Template: filepath.Join(root, "guest.yaml"),
 		Image:    filepath.Join(root, "disk.img"),
+		IdleStop: 0,
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -131,6 +134,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 		"PIXI_LIMA_MOUNTS":     "data:w, /tmp ,",
 		"PIXI_LIMA_TEMPLATE":   "template://default",
 		"PIXI_LIMA_IMAGE":      "https://example.org/x.img",
+		"PIXI_LIMA_IDLE_STOP":  "1h30m",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +142,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 	want := Config{
 		Engine: EngineHost, Name: "from-env", CPUs: 6, Memory: "5GiB", Disk: "30GiB", VMType: "qemu", MountType: "virtiofs",
 		Mounts:   []Mount{{Location: filepath.Join(root, "data"), Writable: true}, {Location: "/tmp"}},
-		Template: "template://default", Image: "https://example.org/x.img",
+		Template: "template://default", Image: "https://example.org/x.img", IdleStop: 90 * time.Minute,
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -149,7 +153,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s", k, v)
 		}
 	}
-	if len(Keys()) != 10 {
+	if len(Keys()) != 11 {
 		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
 	}
 }
@@ -172,7 +176,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{setting: `memory = "100MiB"`, source: src + "memory", says: []string{"at least 512MiB"}},
 		{setting: `memory = true`, source: src + "memory", says: []string{"true (a boolean)"}},
 		{setting: `disk = ["20GiB"]`, source: src + "disk", says: []string{"got a list"}},
-		{setting: `engine = "docker"`, source: src + "engine", says: []string{`"lima" or "host"`}},
+		{setting: `engine = "docker"`, source: src + "engine", says: []string{`"lima", "host" or "ssh://[user@]host[:port]"`}},
 		{setting: `name = "has space"`, source: src + "name", says: []string{"letters, digits"}},
 		{setting: `name = "-x"`, source: src + "name", says: []string{`got "-x"`}},
 		{setting: `vm-type = "virtualbox"`, source: src + "vm-type", says: []string{`"qemu" or "vz"`}},
@@ -183,6 +187,9 @@ func TestParseConfigRejects(t *testing.T) {
 		{setting: `template = "missing.yaml"`, source: src + "template", says: []string{"template file " + filepath.Join(root, "missing.yaml") + " does not exist"}},
 		{setting: `template = {}`, source: src + "template", says: []string{"got a table"}},
 		{setting: `image = "/no/such.img"`, source: src + "image", says: []string{"image file /no/such.img does not exist"}},
+		{setting: `idle-stop = "30s"`, source: src + "idle-stop", says: []string{`got "30s"`, "at least 1m", `"off"`}},
+		{setting: `idle-stop = 15`, source: src + "idle-stop", says: []string{"got 15"}},
+		{setting: `idle-stop = "never"`, source: src + "idle-stop", says: []string{`got "never"`}},
 		{setting: `cpu = 4`, source: src + "cpu", says: []string{"unknown setting", `did you mean "cpus"?`, "known: engine, name, cpus"}},
 		{setting: `vmtype = "qemu"`, source: src + "vmtype", says: []string{`did you mean "vm-type"?`}},
 		{setting: `zzzzzzzz = 1`, source: src + "zzzzzzzz", says: []string{"unknown setting; known:"}},
@@ -206,6 +213,53 @@ func TestParseConfigRejects(t *testing.T) {
 			if !strings.Contains(ce.Error(), s) {
 				t.Errorf("%s%v: %q does not say %q", tc.setting, tc.env, ce.Error(), s)
 			}
+		}
+	}
+}
+
+// engine = "ssh://[user@]host[:port]": what docker's ssh helper turns into
+// ssh's -l, -p and host, and nothing else.
+func TestParseConfigSSHEngine(t *testing.T) {
+	for _, url := range []string{"ssh://h", "ssh://build-box.example.org", "ssh://u@h", "ssh://u@10.0.0.5:2222",
+		"ssh://[::1]:22", "ssh://u.name-1@h:65535"} {
+		c, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
+		if err != nil || c.Engine != url {
+			t.Errorf("engine = %q: %+v, %v; want the URL as the engine", url, c.Engine, err)
+		}
+		c, err = ParseConfig("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
+		if err != nil || c.Engine != url {
+			t.Errorf("PIXI_LIMA_ENGINE=%s: %+v, %v; want the URL as the engine", url, c.Engine, err)
+		}
+	}
+	for url, says := range map[string]string{
+		"ssh://":                    "no host",
+		"ssh://u@":                  "no host",
+		"ssh://@h":                  "no user before @",
+		"ssh://u:secret@h":          "a password in the URL is not supported",
+		"ssh://h:":                  "the port must be a number from 1 to 65535",
+		"ssh://h:0":                 "the port must be a number from 1 to 65535",
+		"ssh://h:65536":             "the port must be a number from 1 to 65535",
+		"ssh://h:ssh":               `invalid port ":ssh" after host`,
+		"ssh://h/run/docker.sock":   "nothing may follow the host and port",
+		"ssh://h/":                  "nothing may follow the host and port",
+		"ssh://h?x=1":               "nothing may follow the host and port",
+		"ssh://h#f":                 "nothing may follow the host and port",
+		"ssh://-oProxyCommand=evil": "may not start with -",
+		"ssh://-l@h":                "may not start with -",
+		"ssh:h":                     "not an ssh:// URL",
+		"tcp://h:2375":              "not an ssh:// URL",
+		"SSH://h":                   "not an ssh:// URL",
+		"ssh://h h":                 "invalid character",
+	} {
+		_, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Source != "pixi.toml [tool.pixi-lima] engine" ||
+			!strings.Contains(ce.Msg, says) || !strings.Contains(ce.Msg, `got "`+url+`"`) {
+			t.Errorf("engine = %q: %v; want an error naming the key, the value and %q", url, err, says)
+		}
+		_, err = ParseConfig("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
+		if !errors.As(err, &ce) || ce.Source != "PIXI_LIMA_ENGINE" || !strings.Contains(ce.Msg, says) {
+			t.Errorf("PIXI_LIMA_ENGINE=%s: %v; want an error naming the variable and %q", url, err, says)
 		}
 	}
 }

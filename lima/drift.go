@@ -65,6 +65,9 @@ func Drifts(c Config, root string, inst *store.Instance) []Drift {
 	if have := ptrString(inst.Config.MountType); c.MountType != "" && c.MountType != have {
 		d = append(d, Drift{Key: "mount-type", Want: quote(c.MountType), Have: quote(have), AtStart: true})
 	}
+	if have := vmIdleStop(inst); c.IdleStop != have {
+		d = append(d, Drift{Key: "idle-stop", Want: showIdle(c.IdleStop), Have: showIdle(have), AtStart: true})
+	}
 	if have := string(inst.VMType); c.VMType != "" && c.VMType != have {
 		d = append(d, Drift{Key: "vm-type", Want: quote(c.VMType), Have: quote(have)})
 	}
@@ -81,7 +84,7 @@ func Drifts(c Config, root string, inst *store.Instance) []Drift {
 
 // ApplyExpression is the yq expression that brings an existing instance to
 // the project's settings at its next start (limactl start --set): cpus,
-// memory, disk, mounts and mount type. Lima cannot shrink a disk, so a
+// memory, disk, mounts, mount type and the idle watcher. Lima cannot shrink a disk, so a
 // smaller disk setting is reported and ignored rather than failing the start.
 func (m *Manager) ApplyExpression(inst *store.Instance) string {
 	c := m.Config
@@ -106,20 +109,29 @@ func (m *Manager) ApplyExpression(inst *store.Instance) string {
 			expr = append(expr, ".mounts = "+mustJSON(mounts(c, m.Paths.Root, inst)))
 		case "mount-type":
 			expr = append(expr, ".mountType = "+quote(c.MountType))
+		case "idle-stop":
+			expr = append(expr, idleExpression(c.IdleStop))
 		}
 	}
 	return strings.Join(expr, " | ")
 }
 
-// projectMounts are the instance's mounts: the project, writable at its
+// projectMounts are the instance's mounts: the project, writable, at its
 // own path and at each alias path it is reached by (see env.Aliases), then
-// the configured extras.
+// the configured extras. An alias is mounted from itself: Lima merges
+// mounts of one location into one, so the project cannot be its location
+// twice, and the host side follows the symlink.
 func projectMounts(c Config, root string, aliases []string) []Mount {
 	mounts := []Mount{{Location: root, Writable: true}}
 	for _, a := range aliases {
-		mounts = append(mounts, Mount{Location: root, MountPoint: a, Writable: true})
+		mounts = append(mounts, Mount{Location: a, Writable: true})
 	}
 	return append(mounts, c.Mounts...)
+}
+
+// isAlias says whether a mount of the VM is one of the project's aliases.
+func isAlias(m Mount, root string) bool {
+	return m.Location != root && m.MountPoint == "" && m.Writable && sameDir(m.Location, root)
 }
 
 // mounts are the mounts the instance should have now. Aliases accumulate:
@@ -128,8 +140,8 @@ func projectMounts(c Config, root string, aliases []string) []Mount {
 func mounts(c Config, root string, inst *store.Instance) []Mount {
 	aliases := slices.Clone(c.RootAliases)
 	for _, have := range vmMounts(inst) {
-		if have.Location == root && have.MountPoint != "" && sameDir(have.MountPoint, root) {
-			aliases = append(aliases, have.MountPoint)
+		if isAlias(have, root) && !slices.Contains(c.Mounts, have) {
+			aliases = append(aliases, have.Location)
 		}
 	}
 	slices.Sort(aliases)
@@ -160,7 +172,7 @@ func MissingAliases(c Config, root string, inst *store.Instance) []string {
 	var missing []string
 	have := vmMounts(inst)
 	for _, a := range c.RootAliases {
-		if !slices.Contains(have, Mount{Location: root, MountPoint: a, Writable: true}) {
+		if !slices.Contains(have, Mount{Location: a, Writable: true}) {
 			missing = append(missing, a)
 		}
 	}
@@ -176,8 +188,8 @@ func MountedRoots(root string, inst *store.Instance) []string {
 		return roots
 	}
 	for _, m := range vmMounts(inst) {
-		if m.Location == root && m.MountPoint != "" {
-			roots = append(roots, m.MountPoint)
+		if isAlias(m, root) {
+			roots = append(roots, m.Location)
 		}
 	}
 	return roots

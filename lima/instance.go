@@ -187,6 +187,9 @@ func CreateExpression(c Config, root string) string {
 		image := map[string]string{"location": c.Image, "arch": string(limayaml.NewArch(runtime.GOARCH))}
 		expr = append(expr, ".images = ["+mustJSON(image)+"]")
 	}
+	if c.IdleStop > 0 {
+		expr = append(expr, idleExpression(c.IdleStop))
+	}
 	return strings.Join(expr, " | ")
 }
 
@@ -306,6 +309,12 @@ func (m *Manager) Stop(ctx context.Context, inst *store.Instance, kill bool) err
 		return m.Limactl.Run(ctx, fmt.Sprintf("killing VM %q (stop --force)", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
 	case inst != nil && inst.Status == store.StatusBroken:
 		return m.recoverBroken(ctx, inst)
+	case inst != nil && inst.Status == store.StatusRunning:
+		// Give freed space back on the way down, as Rancher Desktop does:
+		// what containers deleted since the last trim would stay allocated.
+		if err := m.Trim(ctx); err != nil {
+			fmt.Fprintf(m.Stderr, "pixi-lima: warning: could not trim the VM's disk (%v); stopping it all the same\n", err)
+		}
 	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), "--tty=false", "stop", m.Config.Name)
 }
@@ -330,6 +339,20 @@ func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error
 		}
 	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", name), "--tty=false", "stop", "--force", name)
+}
+
+// trimWait bounds a trim: fstrim of a large, fragmented disk under
+// emulation takes a while, and a stuck guest must not hold up a stop.
+const trimWait = 2 * time.Minute
+
+// Trim has the guest discard its file systems' free blocks (fstrim). QEMU
+// attaches Lima's disks with discard=on, so they become holes in the disk
+// files and the host gets the space back.
+func (m *Manager) Trim(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, trimWait)
+	defer cancel()
+	return m.Limactl.Run(ctx, fmt.Sprintf("trimming the disk of VM %q", m.Config.Name),
+		"--tty=false", "shell", "--workdir", "/", m.Config.Name, "sudo", "fstrim", "--all", "--verbose")
 }
 
 // Delete removes the instance and its disk. Callers confirm first.
@@ -379,9 +402,13 @@ func tailFile(path string, n int) []string {
 func quote(s string) string { return mustJSON(s) }
 
 func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Not json.Marshal: it writes < > & as \u003c…, which yq's string
+	// literals keep as they are (a script's heredoc would break).
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }

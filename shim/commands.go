@@ -30,6 +30,7 @@ func commandList() []command {
 		{"restart", "stop and start the VM", (*session).cmdRestart},
 		{"delete", "delete the VM and its disk (asks first; --force skips asking)", (*session).cmdDelete},
 		{"status", "show the VM's state (--json for machines)", (*session).cmdStatus},
+		{"prune", "remove what docker no longer needs and give the disk space back to the host (--volumes: volumes too)", (*session).cmdPrune},
 		{"clean-global", "list (--yes: delete) Lima VMs and images in ~/.lima and Lima's cache", (*session).cmdCleanGlobal},
 		{"env", "print shell lines that point docker at the VM", (*session).cmdEnv},
 		{"doctor", "check the host, the project and the VM; say what to fix (--json)", (*session).cmdDoctor},
@@ -105,6 +106,10 @@ func (s *session) cmdInit(args []string) error {
 		s.printf("engine = \"host\": using the host's Docker engine, no VM to start")
 		return nil
 	}
+	if isSSH(p.config) {
+		s.printf("engine = %q: docker uses that remote engine, no VM to start (pixi-lima status says whether it answers)", p.config.Engine)
+		return nil
+	}
 	m, err := s.manager(p)
 	if err != nil {
 		return err
@@ -165,15 +170,15 @@ func (s *session) cmdRestart(args []string) error {
 
 // inspect loads the project and looks at its instance through pkg/store;
 // only acting on it needs limactl (and a user other than root). With the
-// host engine there is no VM: it says so and returns no project, and the
-// command has nothing to do.
+// host or an ssh engine there is no VM: it says so and returns no project,
+// and the command has nothing to do.
 func (s *session) inspect() (*project, *store.Instance, error) {
 	p, err := s.loadProject()
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.config.Engine == lima.EngineHost {
-		s.printf("engine = \"host\": there is no VM to manage")
+	if p.config.Engine != lima.EngineLima {
+		s.printf("engine = %q: there is no VM to manage", p.config.Engine)
 		return nil, nil, nil
 	}
 	inst, err := lima.Inspect(p.paths, p.config.Name)

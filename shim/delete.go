@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,15 @@ func (s *session) cmdDelete(args []string) error {
 		fs.BoolVar(&force, "force", false, "delete without asking")
 	}); err != nil {
 		return err
+	}
+	// A script's `delete --force` expects the project's containers, images
+	// and volumes gone. A remote engine holds them among others', and
+	// pixi-lima removes nothing there, so it must not exit 0 as if it had:
+	// it refuses (exit 4), as delete does whenever it deletes nothing.
+	if p, err := s.loadProject(); err == nil && isSSH(p.config) {
+		return &Error{Code: ExitRefused,
+			Msg:  fmt.Sprintf("engine = %q: there is no VM to delete, and pixi-lima deletes nothing on a remote engine", p.config.Engine),
+			Hint: "remove the project's containers, volumes and images there with docker (docker compose down -v --rmi local); to use a VM again, remove engine from [tool.pixi-lima]"}
 	}
 	p, inst, err := s.inspect()
 	var damaged *lima.DamagedError
@@ -50,16 +58,8 @@ func (s *session) cmdDelete(args []string) error {
 
 // confirmDelete asks on a terminal and refuses anywhere else.
 func (s *session) confirmDelete(name, loss string) error {
-	if !isTerminal(s.stdin) {
-		return &Error{Code: ExitRefused, Msg: fmt.Sprintf("not deleting VM %q without confirmation: %s", name, loss),
-			Hint: "pixi-lima delete --force"}
-	}
-	fmt.Fprintf(s.stderr, "Delete VM %q? %s\nType yes to delete: ", name, loss)
-	answer, _ := bufio.NewReader(s.stdin).ReadString('\n')
-	if a := strings.TrimSpace(strings.ToLower(answer)); a != "yes" && a != "y" {
-		return &Error{Code: ExitRefused, Msg: "not deleted", Hint: "pixi-lima delete --force deletes without asking"}
-	}
-	return nil
+	return s.confirm(fmt.Sprintf("Delete VM %q? %s", name, loss),
+		fmt.Sprintf("not deleting VM %q without confirmation: %s", name, loss), "pixi-lima delete --force")
 }
 
 // deleteDamaged removes an instance directory Lima cannot read (limactl

@@ -99,7 +99,12 @@ func (s *session) doctor() []check {
 			Detail: fmt.Sprintf("%s (instance %s, engine %s)", p.paths.Root, p.config.Name, p.config.Engine)})
 		add(checkPaths(p))
 	}
-	vm := p != nil && p.config.Engine != lima.EngineHost
+	vm := p != nil && p.config.Engine == lima.EngineLima
+	if p != nil && !vm && os.Geteuid() == 0 {
+		// Root only stops limactl: with the host's or a remote engine it
+		// is fine, so the first check, the user, passes.
+		checks[0] = check{Name: "user", OK: true, Detail: "running as root, which engine " + p.config.Engine + " allows (no VM)"}
+	}
 	if vm {
 		add(checkSocketBudget(p))
 		add(s.checkLimactl(p))
@@ -120,6 +125,9 @@ func (s *session) doctor() []check {
 	}
 	if vm {
 		checks = append(checks, s.checkInstance(p)...)
+	}
+	if p != nil && isSSH(p.config) {
+		checks = append(checks, s.checkSSH(p)...)
 	}
 	return checks
 }

@@ -22,6 +22,7 @@ type status struct {
 	State         string   `json:"state"` // Lima's status, "Missing" or "Damaged"
 	Engine        string   `json:"engine"`
 	DockerAnswers bool     `json:"dockerAnswers"`
+	ServerVersion string   `json:"serverVersion,omitempty"` // ssh engine only: asking it is how status knows it answers
 	Degraded      bool     `json:"degraded"`
 	Problems      []string `json:"problems,omitempty"`
 	Root          string   `json:"root"`
@@ -37,6 +38,10 @@ type status struct {
 	LimaVersion   string   `json:"limaVersion"`
 	// Drift lists the settings the VM does not have (also in Problems).
 	Drift []lima.Drift `json:"drift,omitempty"`
+	// IdleStop is the setting; IdleStoppedAt, when the stopped VM powered
+	// itself off for being idle.
+	IdleStop      string     `json:"idleStop"`
+	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
 }
 
 // stateDamaged: the instance directory exists, but Lima cannot read it.
@@ -65,12 +70,29 @@ func (s *session) cmdStatus(args []string) error {
 		fmt.Fprintf(w, "engine:    host (the host's own Docker engine; no VM)\n")
 		return nil
 	}
+	if st.Engine == lima.EngineSSH {
+		answers := "not answering"
+		if st.DockerAnswers {
+			answers = "answers, Docker " + st.ServerVersion
+		}
+		fmt.Fprintf(w, "engine:    ssh (a remote Docker engine; no VM)\ndocker:    %s (%s)\n", st.Socket, answers)
+		for _, problem := range st.Problems {
+			fmt.Fprintf(w, "problem:   %s\n", problem)
+		}
+		return nil
+	}
 	fmt.Fprintf(w, "docker:    %s (%s)\n", st.Socket, map[bool]string{true: "answers", false: "not answering"}[st.DockerAnswers])
 	if st.State != "Missing" {
 		fmt.Fprintf(w, "dir:       %s\n", st.Dir)
 		fmt.Fprintf(w, "resources: %d CPUs, %s memory, %s disk (%s used on the host)\n", st.CPUs,
 			units.BytesSize(float64(st.Memory)), units.BytesSize(float64(st.Disk)), units.BytesSize(float64(st.DiskUsed)))
 		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
+	}
+	if st.IdleStoppedAt != nil {
+		fmt.Fprintf(w, "stopped:   by itself at %s, idle (no container, no docker client) for %s (idle-stop); the next docker command starts it\n",
+			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)
+	} else if st.State == store.StatusRunning {
+		fmt.Fprintf(w, "idle-stop: %s\n", st.IdleStop)
 	}
 	for _, problem := range st.Problems {
 		fmt.Fprintf(w, "problem:   %s\n", problem)
@@ -90,9 +112,22 @@ func (s *session) status(p *project) status {
 		Socket:       "unix://" + p.paths.DockerSocket(p.config.Name),
 		DockerConfig: p.paths.DockerConfig,
 		LimaVersion:  strings.TrimPrefix(pinnedLima(), "v"),
+		IdleStop:     "off",
+	}
+	if p.config.IdleStop > 0 {
+		st.IdleStop = p.config.IdleStop.String()
 	}
 	if p.config.Engine == lima.EngineHost {
 		st.State, st.Socket = "Host", ""
+		return st
+	}
+	if isSSH(p.config) {
+		st.Engine, st.State, st.Socket = lima.EngineSSH, "Remote", p.config.Engine
+		v, err := s.remoteVersion(p)
+		if err != nil {
+			st.Problems = append(st.Problems, err.Error())
+		}
+		st.ServerVersion, st.DockerAnswers = v, err == nil
 		return st
 	}
 	// Ask the engine while Lima's files are read: the two round trips (to
@@ -118,6 +153,9 @@ func (s *session) status(p *project) status {
 		return st
 	}
 	st.State = inst.Status
+	if at, ok := lima.IdleStopped(inst.Dir); ok && inst.Status == store.StatusStopped {
+		st.IdleStoppedAt = &at
+	}
 	st.VMType = string(inst.VMType)
 	st.CPUs, st.Memory, st.Disk = inst.CPUs, inst.Memory, inst.Disk
 	if inst.LimaVersion != "" {
@@ -154,6 +192,9 @@ func (s *session) cmdEnv(args []string) error {
 	o := env.DockerOverrides(p.paths, p.config.Name)
 	if p.config.Engine == lima.EngineHost {
 		o = env.HostEngineOverrides(p.paths)
+	}
+	if isSSH(p.config) {
+		o = env.SSHEngineOverrides(p.paths, p.config.Engine)
 	}
 	for _, kv := range env.Build(nil, o) {
 		k, v, _ := strings.Cut(kv, "=")

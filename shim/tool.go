@@ -41,8 +41,13 @@ func (s *session) runTool(tool string, args []string) error {
 	}
 	overrides := env.DockerOverrides(p.paths, p.config.Name)
 	socket := p.paths.DockerSocket(p.config.Name)
-	if p.config.Engine == lima.EngineHost {
+	switch {
+	case p.config.Engine == lima.EngineHost:
 		overrides, socket = env.HostEngineOverrides(p.paths), ""
+	case isSSH(p.config):
+		// Nothing to ping or start: docker connects through ssh itself, so
+		// a call costs the remote round trip and no more.
+		overrides, socket = env.SSHEngineOverrides(p.paths, p.config.Engine), ""
 	}
 	// What the next calls need to skip all this (see package fastpath).
 	rec := fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}

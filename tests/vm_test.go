@@ -224,8 +224,14 @@ volumes:
 
 	// Issue 10.3: the host agent dies while QEMU runs (Lima says Broken).
 	// The next docker call must shut the guest down cleanly, not SIGKILL it.
+	manifest := func(idleStop string) string {
+		return fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\nmounts = [%q]\nidle-stop = %q\n", extra, idleStop)
+	}
 	t.Run("a Broken VM whose guest still runs is shut down cleanly, then started", func(t *testing.T) {
 		before := cleanShutdowns(t, p)
+		// The start that recovers also applies a short idle-stop, for the
+		// idle step below (one boot fewer).
+		writeFile(t, p, "pixi.toml", manifest("1m"))
 		killHostAgent(t, instDir)
 		if st := status(t, p); st.State != "Broken" {
 			t.Fatalf("with the host agent killed: state %s, want Broken", st.State)
@@ -237,6 +243,76 @@ volumes:
 		}
 		if after := cleanShutdowns(t, p); after != before+1 {
 			t.Errorf("the guest recorded %d clean shutdowns, want %d: it was killed", after, before+1)
+		}
+		if !strings.Contains(stderr, "applying the changed idle-stop") {
+			t.Errorf("the recovering start did not apply idle-stop = 1m:\n%s", stderr)
+		}
+	})
+
+	// Issue 13.2: what a container wrote and left behind goes back to the
+	// host: prune removes it in Docker, then the guest trims its disk.
+	t.Run("prune gives a removed container's data back to the host; volumes stay", func(t *testing.T) {
+		p.MustRun(t, p.Command(docker, "run", "--name", "fat", "e2e-busybox",
+			"sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=500 2>/dev/null && sync"))
+		p.MustRun(t, p.Command(docker, "rm", "fat"))
+		before := status(t, p).DiskUsed
+		stdout, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "prune"))
+		t.Logf("prune:\n%s%s", stdout, stderr)
+		after := status(t, p).DiskUsed
+		if code != 0 || !strings.Contains(stdout, "freed ") || !strings.Contains(stderr, "trimming the disk") {
+			t.Fatalf("prune: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if freed := before - after; freed < 400<<20 {
+			t.Errorf("prune freed %d MiB on the host (%d → %d), want at least 400", freed>>20, before>>20, after>>20)
+		}
+		// Volumes go only when asked, and asked again on a terminal.
+		_, stderr, code = p.Run(t, p.Command(p.Bin("pixi-lima"), "prune", "--volumes"))
+		wantFail(t, "prune --volumes without a terminal", code, stderr, 4, "hint: pixi-lima prune --volumes --force")
+		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log")); got != "standalone\nplugin\n" {
+			t.Errorf("the named volume holds %q after prune", got)
+		}
+	})
+
+	// Issue 13.1: with idle-stop, the VM powers itself off once no container
+	// runs and no client is connected, never while a container runs; the
+	// next docker call brings it back with its data.
+	t.Run("idle-stop: not while a container runs, then by itself; docker brings it back", func(t *testing.T) {
+		if st := status(t, p); st.State != "Running" {
+			t.Fatalf("state %s, want Running", st.State)
+		}
+		p.MustRun(t, p.Command(docker, "run", "-d", "--name", "sleeper", "e2e-busybox", "sleep", "3600"))
+		// Longer than the limit and the watcher's 30 s period together.
+		for end := time.Now().Add(100 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Second) {
+			if st := status(t, p); st.State != "Running" {
+				t.Fatalf("the VM went %s while a container ran", st.State)
+			}
+		}
+		p.MustRun(t, p.Command(docker, "rm", "-f", "sleeper"))
+		idleFrom := time.Now()
+		var st statusJSON
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(5 * time.Second) {
+			if st = status(t, p); st.State == "Stopped" || time.Now().After(deadline) {
+				break
+			}
+		}
+		t.Logf("idle: stopped %s after the last container went", time.Since(idleFrom).Round(time.Second))
+		if st.State != "Stopped" || st.IdleStoppedAt == nil {
+			t.Fatalf("after 5 idle minutes: state %s, idle-stopped at %v", st.State, st.IdleStoppedAt)
+		}
+		if text := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")); !strings.Contains(text, "by itself at") {
+			t.Errorf("status does not say the VM stopped because it was idle:\n%s", text)
+		}
+		// The later steps stop and start the VM at will: no idle stops there.
+		writeFile(t, p, "pixi.toml", manifest("off"))
+		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
+		if code != 0 || !strings.Contains(stderr, "starting VM") {
+			t.Fatalf("docker ps after the idle stop: exit %d\n%s", code, stderr)
+		}
+		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log")); got != "standalone\nplugin\n" {
+			t.Errorf("the named volume holds %q after the idle stop", got)
+		}
+		if st := status(t, p); st.IdleStoppedAt != nil {
+			t.Errorf("a running VM still reports an idle stop: %v", st.IdleStoppedAt)
 		}
 	})
 
@@ -294,15 +370,17 @@ volumes:
 	})
 }
 
-// killHostAgent SIGKILLs Lima's host agent of the instance (QEMU, its
-// child, goes on running) and waits until it is gone.
+// killHostAgent SIGKILLs Lima's host agent of the instance with its
+// process group (limactl starts it as a group leader: the ssh master that
+// forwards docker's socket goes too, as in a host crash) and waits until it
+// is gone. QEMU runs in a group of its own and goes on running.
 func killHostAgent(t *testing.T, instDir string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(instDir, "ha.pid"))
 	must(t, err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	must(t, err)
-	must(t, syscall.Kill(pid, syscall.SIGKILL))
+	must(t, syscall.Kill(-pid, syscall.SIGKILL))
 	for deadline := time.Now().Add(time.Minute); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 			if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
@@ -372,14 +450,16 @@ func writeFileAt(t *testing.T, p *Project, path, content string) {
 
 // statusJSON is the part of `pixi-lima status --json` the tests read.
 type statusJSON struct {
-	State         string `json:"state"`
-	Socket        string `json:"socket"`
-	DockerAnswers bool   `json:"dockerAnswers"`
-	Degraded      bool   `json:"degraded"`
-	CPUs          int    `json:"cpus"`
-	Memory        int64  `json:"memoryBytes"`
-	Disk          int64  `json:"diskBytes"`
-	Drift         []any  `json:"drift"`
+	State         string     `json:"state"`
+	Socket        string     `json:"socket"`
+	DockerAnswers bool       `json:"dockerAnswers"`
+	Degraded      bool       `json:"degraded"`
+	CPUs          int        `json:"cpus"`
+	Memory        int64      `json:"memoryBytes"`
+	Disk          int64      `json:"diskBytes"`
+	Drift         []any      `json:"drift"`
+	DiskUsed      int64      `json:"diskUsedBytes"`
+	IdleStoppedAt *time.Time `json:"idleStoppedAt"`
 }
 
 func status(t *testing.T, p *Project) statusJSON {

@@ -1,0 +1,140 @@
+package lima
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lima-vm/lima/pkg/store"
+)
+
+// DefaultIdleStop is how long the engine may sit idle before its VM powers
+// off. Docker Desktop's Resource Saver waits 5 minutes, but its VM serves
+// every project; a per-repository VM is paused over by a coffee break more
+// than by a day's end, and a start costs seconds with vz, minutes under
+// emulation. A quarter of an hour frees the 2 GiB of each forgotten VM
+// without taxing a developer who only paused.
+const DefaultIdleStop = 15 * time.Minute
+
+// idleMarker is the second line of the provision script of the idle watcher, so that a
+// change of the setting can find and replace it in lima.yaml.
+const idleMarker = "# pixi-lima idle-stop"
+
+// idleProvision is the guest side of idle-stop, run by Lima as root at
+// every boot. The watcher lives in the guest: it sees containers and
+// docker's connections directly, costs nothing on the host, and powers the
+// guest off cleanly, after which QEMU and Lima's host agent exit by
+// themselves and the next docker call starts the VM as usual. The limit
+// goes to /run, a tmpfs: a boot whose lima.yaml lacks this script (the
+// setting turned off) leaves the installed timer without one, and it does
+// nothing. (No tabs in it: yq, which limactl applies our expression with,
+// does not read \t in a string.)
+func idleProvision(limit time.Duration) map[string]string {
+	script := `#!/bin/sh
+` + idleMarker + `
+set -eu
+echo ` + strconv.Itoa(int(limit.Seconds())) + ` >/run/pixi-lima-idle-limit
+rm -f /run/pixi-lima-idle-since
+mkdir -p /usr/local/libexec
+cat >/usr/local/libexec/pixi-lima-idle <<'WATCHER'
+#!/bin/sh
+# Idle: no container runs (no containerd shim, which every running container
+# has, however silent) and no client is connected to a docker socket (a
+# build, pull or logs -f holds one: the server's end of each connection is
+# listed in /proc/net/unix with the socket's path, state 03).
+limit=$(cat /run/pixi-lima-idle-limit 2>/dev/null) || exit 0
+now=$(cut -d. -f1 /proc/uptime)
+if pgrep -f containerd-shim >/dev/null ||
+  awk '$6 == "03" && $8 ~ /docker\.sock$/ { busy = 1 } END { exit !busy }' /proc/net/unix ||
+  [ ! -s /run/pixi-lima-idle-since ]; then
+  echo "$now" >/run/pixi-lima-idle-since
+  exit 0
+fi
+[ $((now - $(cat /run/pixi-lima-idle-since))) -ge "$limit" ] || exit 0
+# The console is Lima's serial.log: pixi-lima status reads this line.
+echo "<2>pixi-lima: idle-stop at $(date -u +%Y-%m-%dT%H:%M:%SZ): no container and no docker client for ${limit}s; powering off" >/dev/kmsg
+systemctl poweroff
+WATCHER
+chmod 755 /usr/local/libexec/pixi-lima-idle
+cat >/etc/systemd/system/pixi-lima-idle.service <<'UNIT'
+[Unit]
+Description=pixi-lima: power off when docker is idle
+[Service]
+Type=oneshot
+ExecStart=/usr/local/libexec/pixi-lima-idle
+UNIT
+cat >/etc/systemd/system/pixi-lima-idle.timer <<'UNIT'
+[Unit]
+Description=pixi-lima: look for an idle docker every 30 s
+[Timer]
+OnBootSec=30s
+OnUnitActiveSec=30s
+AccuracySec=5s
+[Install]
+WantedBy=timers.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now pixi-lima-idle.timer
+`
+  return map[string]string{"mode": "system", "script": script}
+}
+
+// idleExpression replaces the instance's idle watcher (if any) with the
+// one for limit; a zero limit only removes it.
+func idleExpression(limit time.Duration) string {
+	expr := `.provision = ((.provision // []) | map(select((.script // "") | contains(` + quote(idleMarker) + `) | not)))`
+	if limit > 0 {
+		expr += " | .provision += [" + mustJSON(idleProvision(limit)) + "]"
+	}
+	return expr
+}
+
+// vmIdleStop is the idle limit the instance's lima.yaml sets up; 0: none.
+func vmIdleStop(inst *store.Instance) time.Duration {
+	for _, p := range inst.Config.Provision {
+		if !strings.Contains(p.Script, idleMarker) {
+			continue
+		}
+		for _, line := range strings.Split(p.Script, "\n") {
+			n, found := strings.CutSuffix(strings.TrimPrefix(line, "echo "), " >/run/pixi-lima-idle-limit")
+			if secs, err := strconv.Atoi(n); found && err == nil {
+				return time.Duration(secs) * time.Second
+			}
+		}
+	}
+	return 0
+}
+
+// IdleStopped returns when the guest last powered itself off for being
+// idle, read from the console log of its last boot (each start recreates
+// it); ok is false when its last stop was not an idle stop.
+func IdleStopped(instDir string) (at time.Time, ok bool) {
+	for _, log := range []string{"serial.log", "serialv.log"} {
+		f, err := os.Open(filepath.Join(instDir, log))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			_, rest, found := strings.Cut(sc.Text(), "pixi-lima: idle-stop at ")
+			stamp, _, _ := strings.Cut(rest, "Z:")
+			if t, err := time.Parse(time.RFC3339, stamp+"Z"); found && err == nil {
+				at, ok = t, true
+			}
+		}
+		f.Close()
+	}
+	return at, ok
+}
+
+func showIdle(d time.Duration) string {
+	if d == 0 {
+		return `"off"`
+	}
+	return fmt.Sprintf("%q", d.String())
+}

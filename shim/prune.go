@@ -1,0 +1,92 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/docker/go-units"
+
+	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
+)
+
+// cmdPrune removes what Docker no longer needs and gives the space back to
+// the host: the VM's disk only grows until the guest trims its file
+// system, which QEMU (discard=on) turns into holes in the disk file.
+func (s *session) cmdPrune(args []string) error {
+	var volumes, force bool
+	if err := s.flags("prune", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&volumes, "volumes", false, "also remove every volume no container uses (asks first)")
+		fs.BoolVar(&force, "force", false, "with --volumes: do not ask")
+	}); err != nil {
+		return err
+	}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
+	}
+	if p.config.Engine != lima.EngineLima {
+		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("engine = %q: there is no VM disk to reclaim", p.config.Engine),
+			Hint: "docker system prune (it frees space on that engine)"}
+	}
+	docker, err := s.findTool(nameDocker)
+	if err != nil {
+		return err
+	}
+	m, err := s.manager(p)
+	if err != nil {
+		return err
+	}
+	if volumes && !force {
+		if err := s.confirm(fmt.Sprintf("Remove every volume of VM %q that no container uses, with its data?", p.config.Name),
+			"not pruning volumes without confirmation", "pixi-lima prune --volumes --force"); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	if err := m.Ensure(ctx); err != nil {
+		return err
+	}
+	begin := time.Now()
+	dir := p.paths.InstanceDir(p.config.Name)
+	before := lima.DiskUsage(dir)
+	environ := env.Build(s.environ, env.DockerOverrides(p.paths, p.config.Name))
+	steps := [][]string{{"container", "prune", "-f"}, {"image", "prune", "-f"}, {"builder", "prune", "-f"}}
+	if volumes {
+		steps = append(steps, []string{"volume", "prune", "-a", "-f"})
+	}
+	for _, step := range steps {
+		s.printf("docker %s", strings.Join(step, " "))
+		cmd := exec.CommandContext(ctx, docker, step...)
+		cmd.Env, cmd.Stdout, cmd.Stderr = environ, s.stdout, s.stderr
+		if err := cmd.Run(); err != nil {
+			return &Error{Code: ExitFailed, Msg: fmt.Sprintf("docker %s: %v", strings.Join(step, " "), err)}
+		}
+	}
+	if err := m.Trim(ctx); err != nil {
+		return err
+	}
+	after := lima.DiskUsage(dir)
+	fmt.Fprintf(s.stdout, "freed %s on the host (the VM's disk: %s → %s) in %s\n",
+		units.BytesSize(float64(max(before-after, 0))), units.BytesSize(float64(before)), units.BytesSize(float64(after)),
+		time.Since(begin).Round(100*time.Millisecond))
+	return nil
+}
+
+// confirm asks for "yes" on a terminal and refuses anywhere else.
+func (s *session) confirm(question, refusal, hint string) error {
+	if !isTerminal(s.stdin) {
+		return &Error{Code: ExitRefused, Msg: refusal, Hint: hint}
+	}
+	fmt.Fprintf(s.stderr, "%s\nType yes to go on: ", question)
+	answer, _ := bufio.NewReader(s.stdin).ReadString('\n')
+	if a := strings.TrimSpace(strings.ToLower(answer)); a != "yes" && a != "y" {
+		return &Error{Code: ExitRefused, Msg: "nothing done: the answer was not yes", Hint: hint}
+	}
+	return nil
+}
