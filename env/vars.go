@@ -64,6 +64,17 @@ func HostEngineOverrides(p Paths) Overrides {
 	return Overrides{Set: map[string]string{"DOCKER_CONFIG": p.DockerConfig}}
 }
 
+// SSHEngineOverrides points docker and Compose at a remote engine over SSH
+// (engine = "ssh://[user@]host[:port]"): docker runs ssh itself, and
+// `docker system dial-stdio` on the remote. The client config stays the
+// project's; what would select another engine is removed, as for the VM.
+func SSHEngineOverrides(p Paths, url string) Overrides {
+	return Overrides{
+		Set:   map[string]string{"DOCKER_HOST": url, "DOCKER_CONFIG": p.DockerConfig},
+		Unset: []string{"DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_TLS"},
+	}
+}
+
 // LimaOverrides keeps limactl and everything it starts inside .pixi: the
 // instances (LIMA_HOME) and the image download cache. Lima caches in
 // os.UserCacheDir()/lima: XDG_CACHE_HOME on Linux, but $HOME/Library/Caches
