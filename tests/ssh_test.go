@@ -161,7 +161,7 @@ func TestSSH(t *testing.T) {
 	t.Run("compose", func(t *testing.T) {
 		compose := "services:\n  app:\n    image: pltest/sshbb\n    network_mode: none\n" +
 			"    command: [\"sh\", \"-c\", \"echo up >> /vol/log && sleep 300\"]\n    volumes: [\"vol:/vol\"]\nvolumes:\n  vol: {}\n"
-		sshWriteFile(t, p, "compose.yaml", compose, 0o644)
+		writeFileMode(t, p, "compose.yaml", compose, 0o644)
 		c.mustRun(t, docker("compose", "-p", "plssh", "up", "-d"))
 		stdout := c.mustRun(t, docker("ps", "--filter", "label=com.docker.compose.project=plssh", "--format", "{{.State}}"))
 		if stdout != "running\n" {
@@ -450,25 +450,16 @@ func writeSSHHome(t *testing.T, s Setup, home, key, knownHosts string) {
 // buildBusybox in vm_test.go): its RUN makes the engine start a container.
 func sshBusybox(t *testing.T, p *Project, tag string) {
 	t.Helper()
-	sshWriteFile(t, p, "img/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n", 0o644)
+	writeFileMode(t, p, "img/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n", 0o644)
 	b, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		t.Fatal("busybox is not installed (tests/setup.sh installs busybox-static)")
 	}
-	sshWriteFile(t, p, "img/busybox", string(b), 0o755)
+	writeFileMode(t, p, "img/busybox", string(b), 0o755)
 	c := sshClient{p: p, home: p.Home}
 	if out := c.mustRun(t, p.Command(p.Bin("docker"), "build", "-q", "-t", tag, filepath.Join(p.Root, "img"))); !strings.HasPrefix(out, "sha256:") {
 		t.Fatalf("docker build printed %q, want an image ID", out)
 	}
-}
-
-func sshWriteFile(t *testing.T, p *Project, rel, content string, mode os.FileMode) {
-	t.Helper()
-	path := filepath.Join(p.Root, rel)
-	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	must(t, os.WriteFile(path, []byte(content), mode))
-	must(t, os.Chown(filepath.Dir(path), p.s.UID, p.s.GID))
-	must(t, os.Chown(path, p.s.UID, p.s.GID))
 }
 
 // tempDirFor is a short directory under /tmp that the test user owns,
