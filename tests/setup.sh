@@ -72,6 +72,21 @@ if [[ ! -x "$tools/docker-compose" ]]; then
   rm -rf "$work"
 fi
 
+# 3b. Deno, for its task shell: pixi runs a task's cmd with
+# deno_task_shell, and `deno task` runs the same shell
+# (tests/taskshell_test.go). Deno's npm package for this platform ships the
+# binary.
+deno_version=2.9.6
+case $(uname -m) in aarch64) deno_pkg=@deno/linux-arm64-glibc ;; *) deno_pkg=@deno/linux-x64-glibc ;; esac
+deno_dir=$cache/deno-$deno_version
+if [[ ! -x "$deno_dir/node_modules/$deno_pkg/deno" ]]; then
+  say "installing deno $deno_version from the npm registry"
+  rm -rf "$deno_dir.new"
+  npm install --prefix "$deno_dir.new" --no-save --no-audit --no-fund --loglevel=error "$deno_pkg@$deno_version" >&2
+  chmod -R a+rX "$deno_dir.new"
+  rm -rf "$deno_dir" && mv "$deno_dir.new" "$deno_dir"
+fi
+
 # 4. A copy of the sources the test user can read wherever CI cloned them
 # (a clone under /root is not).
 src=$cache/src
@@ -109,5 +124,6 @@ export PIXI_LIMA_TEST_GOLDEN=$golden
 export PIXI_LIMA_TEST_SRC=$src
 export PIXI_LIMA_TEST_USER_GO=$cache/user-go
 export PIXI_LIMA_TEST_TOOLS=$tools
+export PIXI_LIMA_TEST_DENO=$deno_dir/node_modules/$deno_pkg/deno
 export PIXI_LIMA_E2E_TEMPLATE=$template
 OUT
