@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
-# install.sh [PROJECT] — build pixi-lima, limactl and Lima's guest agent from
-# the pinned Go modules into PROJECT/.pixi, and link the shim's names into
-# PROJECT/.pixi/bin. PROJECT defaults to $PIXI_PROJECT_ROOT, else the
-# directory of this script, and must be a pixi workspace: a pixi.toml, or a
-# pyproject.toml with a [tool.pixi.workspace] (or [tool.pixi.project]) table.
-# Re-running it only rebuilds what changed; when nothing did, it changes
-# nothing on disk and prints nothing.
+# install.sh [--adopt] [PROJECT] — build pixi-lima, limactl and Lima's guest
+# agent from the pinned Go modules into PROJECT/.pixi, and link the shim's
+# names into PROJECT/.pixi/bin. PROJECT defaults to $PIXI_PROJECT_ROOT, else
+# the directory of this script, and must be a pixi workspace: a pixi.toml,
+# or a pyproject.toml with a [tool.pixi.workspace] (or [tool.pixi.project])
+# table. Re-running it only rebuilds what changed; when nothing did, it
+# changes nothing on disk and prints nothing. --adopt then adds pixi-lima's
+# dependencies, activation and tasks to PROJECT's manifest, pointed at this
+# checkout (`pixi-lima adopt`).
 #
 # Layout (everything under PROJECT/.pixi, so deleting .pixi removes it all):
 #   pixi-lima/bin/pixi-lima          the multi-call binary
 #   pixi-lima/bin/limactl            Lima, version-matched to go.mod
 #   pixi-lima/share/lima/            the guest agent and Lima's templates
+#   pixi-lima/go/{mod,cache}         Go's module and build caches
+#   pixi-lima/go/config/go/telemetry Go's telemetry, off (macOS: under pixi-lima/home)
+#                                    (PIXI_LIMA_GO_CACHES=user: Go's own, in HOME)
 #   bin/{docker,docker-compose,limactl-local,pixi-lima} -> ../pixi-lima/bin/pixi-lima
 #   docker/cli-plugins/docker-compose -> ../../bin/docker-compose (`docker compose`)
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+adopt=
+if [[ "${1:-}" == --adopt ]]; then
+  adopt=1
+  shift
+fi
 project=${1:-${PIXI_PROJECT_ROOT:-$src}}
 # pixi-lima's test (env.ManifestPath) without a TOML parser: a pyproject.toml
 # counts when a table header is [tool.pixi], [tool.pixi.workspace] or
@@ -33,9 +43,43 @@ share=$prefix/share/lima
 
 say() { echo "install.sh: $*" >&2; }
 
+# Go keeps its module cache (Lima's dependencies, hundreds of MB), its build
+# cache and its telemetry counters in HOME; here they go under .pixi too, so
+# that deleting .pixi removes every trace of the build. A GOMODCACHE or
+# GOCACHE in the environment wins; PIXI_LIMA_GO_CACHES=user leaves all of
+# Go's defaults alone, to share the caches with the user's other builds.
+modcacherw=
+if [[ "${PIXI_LIMA_GO_CACHES:-}" != user ]]; then
+  export GOMODCACHE=${GOMODCACHE:-$prefix/go/mod} GOCACHE=${GOCACHE:-$prefix/go/cache}
+  # Telemetry has no variable of its own (GOTELEMETRYDIR is read-only): it
+  # is os.UserConfigDir()/go/telemetry, and only XDG_CONFIG_HOME (Linux) or
+  # HOME (macOS) moves that. The same directory holds `go env -w`'s
+  # settings: GOENV keeps them, NETRC and GIT_CONFIG_GLOBAL the credentials
+  # a direct (GOPROXY=direct, GOPRIVATE) download may need on macOS.
+  if [[ "$OSTYPE" == darwin* ]]; then
+    export GOENV=${GOENV:-$HOME/Library/Application Support/go/env} NETRC=${NETRC:-$HOME/.netrc} \
+      GIT_CONFIG_GLOBAL=${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig} HOME=$prefix/home
+    telemetry="$HOME/Library/Application Support/go/telemetry"
+  else
+    export GOENV=${GOENV:-${XDG_CONFIG_HOME:-$HOME/.config}/go/env} XDG_CONFIG_HOME=$prefix/go/config
+    telemetry=$XDG_CONFIG_HOME/go/telemetry
+  fi
+  # And off: counters kept in .pixi would never be uploaded, and Go writes
+  # them on every call, so a run with nothing to do would change .pixi.
+  # (This is the file `go telemetry off` writes.)
+  if [[ ! -f "$telemetry/mode" ]]; then
+    mkdir -p "$telemetry" && echo off >"$telemetry/mode"
+  fi
+  # Go makes its module cache read-only, which rm -rf .pixi could not delete.
+  [[ "$GOMODCACHE" != "$prefix/go/mod" ]] || modcacherw=-modcacherw
+fi
+# The checkout may sit inside a Go workspace (a submodule of the user's
+# repository): build it as the module it is.
+export GOWORK=off
+
 if ! command -v go >/dev/null 2>&1; then
   say "go is not on PATH"
-  echo "  hint: pixi run install (the workspace provides go), or install Go 1.24 or newer" >&2
+  echo "  hint: pixi run install (the workspace provides go), or install Go 1.25 or newer" >&2
   exit 127
 fi
 
@@ -43,25 +87,13 @@ fi
 # the source hash below.
 cd "$src"
 go_version=$(go version)
-go_env=$(go env GOOS GOARCH)
-goos=${go_env%$'\n'*} goarch=${go_env#*$'\n'}
-lima_mod=$(go list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima)
+go_env=$(go env GOOS GOARCH CC)
+{ read -r goos; read -r goarch; read -r go_cc; } <<<"$go_env"
+lima_mod=$(go list ${modcacherw:+"$modcacherw"} -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima)
 read -r lima_version lima_dir <<<"$lima_mod"
 if [[ -z "$lima_dir" || ! -d "$lima_dir" ]]; then
-  go mod download github.com/lima-vm/lima
-  lima_dir=$(go list -m -f '{{.Dir}}' github.com/lima-vm/lima)
-fi
-
-# On macOS, limactl needs cgo (and so Xcode's command line tools) for vz,
-# and a signature with Lima's entitlements. Say so before minutes of building.
-cgo=0
-if [[ "$goos" == darwin ]]; then
-  if ! xcode-select -p >/dev/null 2>&1; then
-    say "Xcode command line tools are missing: limactl needs them (cgo) to use macOS's virtualization (vz)"
-    echo "  hint: xcode-select --install, then run install.sh again" >&2
-    exit 127
-  fi
-  cgo=1
+  go mod download ${modcacherw:+"$modcacherw"} github.com/lima-vm/lima
+  lima_dir=$(go list ${modcacherw:+"$modcacherw"} -m -f '{{.Dir}}' github.com/lima-vm/lima)
 fi
 
 # stamp PATH KEY: true when PATH (a file or a directory) was built with
@@ -74,6 +106,37 @@ stamp_set() { printf '%s' "$2" >"$1.stamp.new" && mv -f "$1.stamp.new" "$1.stamp
 # Set when this run built or linked anything; otherwise it says nothing.
 changed=
 
+# On macOS, limactl needs cgo for vz (macOS's virtualization framework,
+# used from Objective-C), and a signature with Lima's entitlements.
+cgo=0
+[[ "$goos" != darwin ]] || cgo=1
+ldflags="-s -w -X github.com/lima-vm/lima/pkg/version.Version=$lima_version"
+lima_key="$lima_version $goos/$goarch cgo=$cgo $go_version"
+
+# cgo needs a C compiler: Xcode's command line tools are enough. But
+# conda-forge's go (the one pixi installs) was built with conda-forge's
+# clang and keeps its name as the default CC (arm64-apple-darwin20.0.0-clang,
+# x86_64-apple-darwin13.4.0-clang), which only conda-forge's compilers
+# (go-cgo, clang_osx-arm64, ...) put on PATH; without them, Xcode's clang
+# does it. Checked before minutes of building, and only when limactl is built.
+if ((cgo)) && ! stamp_ok "$prefix/bin/limactl" "$lima_key"; then
+  if ! xcode-select -p >/dev/null 2>&1; then
+    say "Xcode's command line tools are missing: limactl needs a C compiler (cgo) to use macOS's virtualization (vz)"
+    echo "  hint: xcode-select --install, then run install.sh again" >&2
+    exit 127
+  fi
+  if [[ -z "${CC:-}" ]] && ! command -v "${go_cc%% *}" >/dev/null 2>&1; then
+    export CC=clang
+  fi
+  if ! cgo_err=$(CGO_ENABLED=1 go build ${modcacherw:+"$modcacherw"} runtime/cgo 2>&1); then
+    say "cgo does not work here with CC=${CC:-$go_cc}, and limactl needs it to use macOS's virtualization (vz):"
+    printf '  %s\n' "$cgo_err" | tail -n 5 >&2
+    echo "  hint: xcode-select --install (after a macOS update: softwareupdate --install --all, or reinstall the tools:" \
+      "sudo rm -rf /Library/Developer/CommandLineTools && xcode-select --install), then run install.sh again" >&2
+    exit 127
+  fi
+fi
+
 mkdir -p "$prefix/bin" "$share" "$project/.pixi/bin" "$project/.pixi/docker/cli-plugins"
 
 # 1. pixi-lima itself, keyed by its sources.
@@ -83,18 +146,16 @@ if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
   say "building pixi-lima"
   # Lima's packages inside pixi-lima check lima.yaml's minimumLimaVersion
   # against their own version, which only -X sets (as for limactl).
-  go build -trimpath -ldflags "-X github.com/lima-vm/lima/pkg/version.Version=$lima_version" -o "$prefix/bin/pixi-lima.new" .
+  go build ${modcacherw:+"$modcacherw"} -trimpath -ldflags "-X github.com/lima-vm/lima/pkg/version.Version=$lima_version" -o "$prefix/bin/pixi-lima.new" .
   mv -f "$prefix/bin/pixi-lima.new" "$prefix/bin/pixi-lima"
   stamp_set "$prefix/bin/pixi-lima" "$self_key"
   changed=1
 fi
 
 # 2. limactl and the guest agent, from the module go.mod pins.
-ldflags="-s -w -X github.com/lima-vm/lima/pkg/version.Version=$lima_version"
-lima_key="$lima_version $goos/$goarch cgo=$cgo $go_version"
 if ! stamp_ok "$prefix/bin/limactl" "$lima_key"; then
   say "building limactl $lima_version (a few minutes the first time)"
-  CGO_ENABLED=$cgo go build -trimpath -ldflags "$ldflags" -o "$prefix/bin/limactl.new" github.com/lima-vm/lima/cmd/limactl
+  CGO_ENABLED=$cgo go build ${modcacherw:+"$modcacherw"} -trimpath -ldflags "$ldflags" -o "$prefix/bin/limactl.new" github.com/lima-vm/lima/cmd/limactl
   if [[ "$goos" == darwin ]]; then
     codesign --sign - --force --entitlements "$lima_dir/vz.entitlements" "$prefix/bin/limactl.new"
   fi
@@ -111,7 +172,7 @@ esac
 agent=$share/lima-guestagent.Linux-$guest_arch.gz
 if ! stamp_ok "$agent" "$lima_key"; then
   say "building Lima's guest agent for Linux/$guest_arch"
-  CGO_ENABLED=0 GOOS=linux GOARCH=$goarch go build -trimpath -ldflags "$ldflags" -o "$share/guestagent.new" github.com/lima-vm/lima/cmd/lima-guestagent
+  CGO_ENABLED=0 GOOS=linux GOARCH=$goarch go build ${modcacherw:+"$modcacherw"} -trimpath -ldflags "$ldflags" -o "$share/guestagent.new" github.com/lima-vm/lima/cmd/lima-guestagent
   gzip -9 -c "$share/guestagent.new" >"$agent.new"
   rm -f "$share/guestagent.new"
   mv -f "$agent.new" "$agent"
@@ -166,4 +227,7 @@ link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
 
 if [[ -n $changed ]]; then
   say "installed into $project/.pixi (pixi-lima, limactl $lima_version)"
+fi
+if [[ -n $adopt ]]; then
+  exec "$project/.pixi/bin/pixi-lima" adopt --checkout "$src"
 fi
