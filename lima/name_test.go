@@ -47,7 +47,7 @@ func TestDefaultNameRefusal(t *testing.T) {
 			t.Errorf("%s: defaultName = %q, %q", goos, name, note)
 		}
 		err := env.CheckSocketBudget(env.NewPaths(root).LimaHome, name, goos)
-		if err == nil || !strings.Contains(err.Error(), "a project path of at most "+itoa(max)+" characters fits") {
+		if err == nil || !strings.Contains(err.Error(), "a project path of at most "+strconv.Itoa(max)+" characters fits") {
 			t.Errorf("%s: %d characters: %v; want the refusal to name %d", goos, len(root), err, max)
 		}
 		if err := env.CheckSocketBudget(env.NewPaths(root[:max]).LimaHome, name, goos); err != nil {
@@ -137,5 +137,3 @@ func captureStderr(t *testing.T, f func()) string {
 	w.Close()
 	return <-done
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
