@@ -32,7 +32,7 @@ func commandList() []command {
 		{"status", "show the VM's state (--json for machines)", (*session).cmdStatus},
 		{"prune", "remove what docker no longer needs and give the disk space back to the host (--volumes: volumes too)", (*session).cmdPrune},
 		{"clean-global", "list (--yes: delete) Lima VMs and images in ~/.lima and Lima's cache", (*session).cmdCleanGlobal},
-		{"env", "print shell lines that point docker at the VM", (*session).cmdEnv},
+		{"env", "print shell lines that point docker at the project's engine", (*session).cmdEnv},
 		{"adopt", "add pixi-lima's dependencies, activation and tasks to this workspace's manifest (--dry-run)", (*session).cmdAdopt},
 		{"doctor", "check the host, the project and the VM; say what to fix (--json)", (*session).cmdDoctor},
 		{"version", "print pixi-lima's and the pinned Lima's versions", (*session).cmdVersion},

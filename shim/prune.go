@@ -69,7 +69,10 @@ func (s *session) cmdPrune(args []string) error {
 		}
 	}
 	if err := m.Trim(ctx); err != nil {
-		return err
+		e := asError(err)
+		e.Msg = "docker's data was pruned, but the guest's disk was not trimmed, so the host did not get the space back: " + e.Msg
+		e.Hint = "pixi-lima status shows the VM's state; after pixi-lima restart, pixi-lima prune trims"
+		return e
 	}
 	after := lima.DiskUsage(dir)
 	fmt.Fprintf(s.stdout, "freed %s on the host (the VM's disk: %s → %s) in %s\n",

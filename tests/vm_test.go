@@ -370,27 +370,51 @@ volumes:
 	})
 }
 
-// killHostAgent SIGKILLs Lima's host agent of the instance with its
-// process group (limactl starts it as a group leader: the ssh master that
-// forwards docker's socket goes too, as in a host crash) and waits until it
-// is gone. QEMU runs in a group of its own and goes on running.
+// killHostAgent does to the instance what a crash of its host side does:
+// SIGKILL of Lima's host agent and of the ssh master that forwards
+// docker's socket (ControlPersist puts it in a session of its own), then
+// waits until both are gone. QEMU, in a process group of its own, runs on.
 func killHostAgent(t *testing.T, instDir string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(instDir, "ha.pid"))
 	must(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ha, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	must(t, err)
-	must(t, syscall.Kill(-pid, syscall.SIGKILL))
-	for deadline := time.Now().Add(time.Minute); syscall.Kill(pid, 0) == nil; time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-			if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
-				break // a zombie: dead, waiting for its parent
+	pids := append([]int{ha}, sshOf(instDir)...)
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range pids {
+		for deadline := time.Now().Add(time.Minute); alive(pid); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d did not die", pid)
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("host agent %d did not die", pid)
+	}
+}
+
+// sshOf lists the ssh processes that serve the instance: their command
+// line names its directory (ControlPath=<dir>/ssh.sock).
+func sshOf(instDir string) []int {
+	var pids []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		args := strings.Split(string(b), "\x00")
+		if err != nil || filepath.Base(args[0]) != "ssh" || !strings.Contains(string(b), instDir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
+			pids = append(pids, pid)
 		}
 	}
+	return pids
+}
+
+// alive: the process exists and is not a zombie waiting for its parent.
+func alive(pid int) bool {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err == nil && !strings.Contains(string(st), ") Z ")
 }
 
 // cleanShutdowns counts the guest's clean shutdowns (see e2e.yaml).
