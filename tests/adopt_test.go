@@ -71,8 +71,9 @@ func readmeCommands(t *testing.T) [][]string {
 }
 
 // TestAdoptReadme follows README's "Use it in your workspace" literally,
-// as the test user with an empty HOME and none of Go's variables set (the
-// first build is cold: Go's module proxy, several minutes), on the fixture
+// as the test user with an empty HOME and none of Go's variables set but
+// GOPROXY (the first build is cold: Go's module proxy, several minutes,
+// about 8 on CI's 2 cores), on the fixture
 // workspace in a git repository. pixi is tests/pixistub; the GitHub
 // repository is a git repository of the sources, which git's url.insteadOf
 // puts in its place (this machine reaches no GitHub). Then: the manifest
@@ -104,10 +105,14 @@ func TestAdoptReadme(t *testing.T) {
 	run(t, exec.Command("chown", "-R", fmt.Sprintf("%d:%d", s.UID, s.GID), base))
 	p := &Project{Root: root, Home: home, s: s}
 
-	// The user's environment: PATH, HOME, USER, LANG; no Go variable.
+	// The user's environment: PATH, HOME, USER, LANG, and of Go's
+	// variables only the module proxy this machine uses.
+	proxy, err := exec.Command("go", "env", "GOPROXY").Output()
+	must(t, err)
 	user := []string{
 		"PATH=/usr/local/go/bin:/usr/bin:/bin:/usr/sbin:/sbin",
 		"HOME=" + home, "USER=" + s.User, "LANG=C.UTF-8",
+		"GOPROXY=" + strings.TrimSpace(string(proxy)),
 		"DOCKER_BUILDKIT=0", // this machine's docker CLI has no buildx plugin
 	}
 	// The stand-ins: GitHub's repository, pixi.

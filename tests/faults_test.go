@@ -179,24 +179,37 @@ func TestFaultSocketPathTooLong(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f4\"\n")
 	// Move the whole project (install.sh's links are relative) to a path
-	// whose sockets would be over 108 bytes.
+	// whose sockets would be over 108 bytes, even with the short name
+	// "docker" that the default name falls back to.
 	long := filepath.Join(p.Home, strings.Repeat("d", 60))
 	must(t, os.Rename(p.Root, long))
 	p.Root = long
-	sock := filepath.Join(long, ".pixi", "lima", "f4-docker", "ssh.sock.1234567890123456")
+	sock := filepath.Join(long, ".pixi", "lima", "docker", "ssh.sock.1234567890123456")
 	want := fmt.Sprintf("socket path would be %d bytes, it must be shorter than 108", len(sock))
 	for _, argv := range [][]string{{p.Bin("pixi-lima"), "init"}, {p.Bin("docker"), "ps"}} {
 		_, stderr, code := p.Run(t, p.Command(argv[0], argv[1:]...))
 		t.Logf("%s:\n%s", filepath.Base(argv[0]), stderr)
-		wantFail(t, filepath.Base(argv[0]), code, stderr, 3,
-			want, sock, "hint: use a shorter instance name", "move the project to a shorter path")
+		wantFail(t, filepath.Base(argv[0]), code, stderr, 3, `the VM is named "docker", not "f4-docker"`,
+			want, sock, "a project path of at most 63 characters fits", "hint: use a shorter instance name", "move the project to a shorter path")
 	}
-	if _, err := os.Stat(filepath.Join(long, ".pixi", "lima", "f4-docker")); !os.IsNotExist(err) {
-		t.Errorf("an instance directory was created: %v", err)
+	for _, name := range []string{"f4-docker", "docker"} {
+		if _, err := os.Stat(filepath.Join(long, ".pixi", "lima", name)); !os.IsNotExist(err) {
+			t.Errorf("an instance directory was created: %v", err)
+		}
 	}
 	stdout, _, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
 	if code != 1 || !strings.Contains(stdout, fmt.Sprintf("problem  socket-path: Lima's longest socket path is %d bytes, it must be shorter than 108", len(sock))) {
 		t.Errorf("doctor: exit %d\n%s", code, stdout)
+	}
+
+	// 62 characters: too long for f4-docker's sockets, not for docker's.
+	mid := filepath.Join(p.Home, strings.Repeat("m", 62-len(p.Home)-1))
+	must(t, os.Rename(long, mid))
+	p.Root = mid
+	stdout, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
+	if code != 0 || !strings.Contains(stdout, `"instance": "docker"`) || strings.Count(stderr, "\n") != 1 ||
+		!strings.Contains(stderr, `the VM is named "docker", not "f4-docker"`) {
+		t.Errorf("status at 62 characters: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
 

@@ -119,8 +119,10 @@ func (p *Project) Env() []string {
 		"HOME=" + p.Home,
 		"USER=" + p.s.User,
 		"LANG=C.UTF-8",
-		// Go's caches belong to the Go toolchain, not to pixi-lima: keep them
-		// out of HOME so that HOME shows only what pixi-lima writes.
+		// One Go module and build cache for every test's install.sh (a
+		// GOMODCACHE or GOCACHE set wins over its default under .pixi), so
+		// that only the golden install builds; TestAdoptReadme installs
+		// without them, as a user does.
 		"GOPATH=" + p.s.UserGo,
 		"GOMODCACHE=" + filepath.Join(p.s.UserGo, "mod"),
 		"GOCACHE=" + filepath.Join(p.s.UserGo, "cache"),
