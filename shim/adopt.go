@@ -125,11 +125,12 @@ type task struct {
 }
 
 func readCheckout(dir string) (*checkout, error) {
-	dir, err := filepath.EvalSymlinks(dir)
 	hint := "give the checkout: pixi-lima adopt --checkout DIR (or run DIR/install.sh --adopt)"
+	resolved, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, &Error{Code: ExitConfig, Msg: "no pixi-lima checkout at " + dir, Hint: hint}
 	}
+	dir = resolved
 	data, err := os.ReadFile(filepath.Join(dir, env.Manifest))
 	if err != nil {
 		return nil, &Error{Code: ExitConfig, Msg: dir + " is not a pixi-lima checkout: " + err.Error(), Hint: hint}

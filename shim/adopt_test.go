@@ -260,7 +260,7 @@ func TestAdoptCheckoutOutside(t *testing.T) {
 	// No checkout where it was said to be: exit 3 with the way to say it.
 	_, _, err := adoptSession(t, root, "pixi.toml", userManifest)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != ExitConfig || !strings.Contains(e.Hint, "--checkout") {
+	if !errors.As(err, &e) || e.Code != ExitConfig || !strings.Contains(e.Hint, "--checkout") || !strings.Contains(e.Msg, filepath.Join(root, "pixi-lima")) {
 		t.Errorf("no checkout: %v", err)
 	}
 }
