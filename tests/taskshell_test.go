@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -21,35 +20,21 @@ import (
 // cannot show (pixi's environment solve, its task cache, its activation
 // cache) README's "pixi integration" lists.
 
-var stub struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// pixiStub builds the stand-in once, into a directory the test user can
-// read, and returns that directory: put it first on PATH and `pixi` is it.
+// pixiStub builds the stand-in into a directory the test user can read,
+// removed when the test ends, and returns that directory: put it first on
+// PATH and `pixi` is it.
 func pixiStub(t testing.TB) string {
 	t.Helper()
-	stub.once.Do(func() {
-		dir, err := os.MkdirTemp("/tmp", "plpixi")
-		if err != nil {
-			stub.err = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "pixi"), "./tests/pixistub")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			stub.err = fmt.Errorf("building the pixi stand-in: %v\n%s", err, out)
-			return
-		}
-		stub.dir = dir
-	})
-	if stub.err != nil {
-		t.Fatal(stub.err)
+	dir, err := os.MkdirTemp("/tmp", "plpixi")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "pixi"), "./tests/pixistub")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the pixi stand-in: %v\n%s", err, out)
 	}
-	return stub.dir
+	return dir
 }
 
 // deno is the deno binary tests/setup.sh installed.
