@@ -30,6 +30,7 @@
 #   PIXI_LIMA_BENCH_ROUNDS=6    alternating rounds per comparison
 #   PIXI_LIMA_BENCH_RUNS=15     hyperfine runs per command per round
 #   PIXI_LIMA_BENCH_VM_ROUNDS=2 alternating rounds of each VM start comparison
+#                               (0: only the rows that need one VM: status, idle CPU, prune)
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -441,10 +442,12 @@ if [[ $vm == 1 ]]; then
     done
   done
   for n in "${sizes[@]}"; do
+    [[ -n ${crowd[$n]:-} ]] || continue # PIXI_LIMA_BENCH_VM_ROUNDS=0
     # shellcheck disable=SC2086 # the list of times, one word each
     crowd[$n]=$(med ${crowd[$n]})
   done
 
+  if ((vm_rounds > 0)); then
   a=$(med "${init_stopped[@]}") b=$(med "${lima_stopped[@]}")
   row 2 "start from stopped: \`pixi-lima init\` vs \`limactl start\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" "≤ 1.02×"
   a=$(med "${init_new[@]}") b=$(med "${lima_new[@]}")
@@ -452,14 +455,17 @@ if [[ $vm == 1 ]]; then
   for n in 4 16; do
     row 3 "$n concurrent first \`docker ps\` on a stopped VM vs 1" "${crowd[$n]} ms" "${crowd[1]} ms" "$(ratio "${crowd[$n]}" "${crowd[1]}")" "16: ≤ 1.1×"
   done
+  fi
   row 4 "\`pixi-lima status --json\`, running VM" "$status_running ms (CPU $(cpu status-running "status --json (running)"))" "" "" "≤ 50 ms"
   hrow 7 "\`pixi-lima status --json\` vs Lima's own \`limactl list --json NAME\`, running VM" \
     status-list "status --json (running)" status-list "limactl list --json" "≤ 1.0×"
   row 7 "host CPU of an idle running VM over 60 s (QEMU + host agent): with the idle watcher vs bare limactl" \
     "$idle_ours ms" "$idle_bare ms" "$(ratio "$idle_ours" "$idle_bare")" "equal within noise"
   row 7 "\`pixi-lima prune\` after a removed container wrote 500 MB: time, host bytes freed" "$prune_ms ms, $prune_freed" "" "" ""
-  a=$(med "${stop_ours[@]}") b=$(med "${stop_lima[@]}")
-  row 7 "stop: \`pixi-lima stop\` (trims first) vs \`limactl stop\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" ""
+  if ((vm_rounds > 0)); then
+    a=$(med "${stop_ours[@]}") b=$(med "${stop_lima[@]}")
+    row 7 "stop: \`pixi-lima stop\` (trims first) vs \`limactl stop\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" ""
+  fi
   row 4 "— of which: process start, \`pixi-lima version\`" "$(median status-running "pixi-lima version") ms" "" "" ""
   row 4 "— of which: \`/_ping\` through Lima's forward (curl, less \`curl --version\`)" \
     "$(awk -v a="$(median status-running "curl /_ping")" -v b="$(median status-running "curl --version")" 'BEGIN { printf "%.1f", a - b }') ms" "" "" ""
