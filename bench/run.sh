@@ -400,10 +400,15 @@ if [[ $vm == 1 ]]; then
   say "VM: idle CPU over 60 s, the same lima.yaml without the watcher, bare limactl"
   lc start --name="$instance" --set '.provision |= map(select((.script // "") | contains("# pixi-lima idle-stop") | not))' "$work/lima.yaml"
   idle_bare=$(idle_cpu)
+  # Stopping a running VM: limactl stop, and pixi-lima stop, which trims first.
+  stop_ours=() stop_lima=()
+  t=$(timed lc stop "$instance") && stop_lima+=("$t")
+  pl init
+  t=$(timed pl stop) && stop_ours+=("$t")
   pl init
 
   # Alternating pairs, the order swapped every round.
-  init_new=() lima_new=() init_stopped=() lima_stopped=() stop_ours=() stop_lima=()
+  init_new=() lima_new=() init_stopped=() lima_stopped=()
   for ((r = 0; r < 2 * vm_rounds; r++)); do
     say "VM: from stopped, run $((r + 1))/$((2 * vm_rounds))"
     # pixi-lima stop trims the disk first; limactl stop does not.
@@ -462,7 +467,7 @@ if [[ $vm == 1 ]]; then
   row 7 "host CPU of an idle running VM over 60 s (QEMU + host agent): with the idle watcher vs bare limactl" \
     "$idle_ours ms" "$idle_bare ms" "$(ratio "$idle_ours" "$idle_bare")" "equal within noise"
   row 7 "\`pixi-lima prune\` after a removed container wrote 500 MB: time, host bytes freed" "$prune_ms ms, $prune_freed" "" "" ""
-  if ((vm_rounds > 0)); then
+  if ((${#stop_ours[@]} && ${#stop_lima[@]})); then
     a=$(med "${stop_ours[@]}") b=$(med "${stop_lima[@]}")
     row 7 "stop: \`pixi-lima stop\` (trims first) vs \`limactl stop\`" "$a ms" "$b ms" "$(ratio "$a" "$b")" ""
   fi
