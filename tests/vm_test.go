@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // TestVM is the end-to-end proof (issue 3): install.sh, then a real Lima VM
@@ -236,6 +238,9 @@ volumes:
 		if st := status(t, p); st.State != "Broken" {
 			t.Fatalf("with the host agent killed: state %s, want Broken", st.State)
 		}
+		if ping.Engine(filepath.Join(instDir, "sock", "docker.sock"), 2*time.Second) {
+			t.Fatalf("docker still answers with the host agent and its ssh killed (pids %v): the recovery would not be reached", sshOf(instDir))
+		}
 		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
 		t.Logf("docker ps on the Broken VM:\n%s", stderr)
 		if code != 0 || !strings.Contains(stderr, "shutting it down cleanly") || !strings.Contains(stderr, "the guest shut down cleanly in") {
@@ -394,14 +399,15 @@ func killHostAgent(t *testing.T, instDir string) {
 }
 
 // sshOf lists the ssh processes that serve the instance: their command
-// line names its directory (ControlPath=<dir>/ssh.sock).
+// line names its directory (ControlPath=<dir>/ssh.sock; the mux master
+// retitles itself "ssh: <dir>/ssh.sock [mux]", so the name is comm's).
 func sshOf(instDir string) []int {
 	var pids []int
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
+		comm, _ := os.ReadFile(filepath.Join(d, "comm"))
 		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		args := strings.Split(string(b), "\x00")
-		if err != nil || filepath.Base(args[0]) != "ssh" || !strings.Contains(string(b), instDir+"/") {
+		if err != nil || strings.TrimSpace(string(comm)) != "ssh" || !strings.Contains(string(b), instDir+"/") {
 			continue
 		}
 		if pid, err := strconv.Atoi(filepath.Base(d)); err == nil {
