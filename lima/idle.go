@@ -80,7 +80,7 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now pixi-lima-idle.timer
 `
-  return map[string]string{"mode": "system", "script": script}
+	return map[string]string{"mode": "system", "script": script}
 }
 
 // idleExpression replaces the instance's idle watcher (if any) with the

@@ -14,7 +14,7 @@ func TestIsLimaProcess(t *testing.T) {
 		// A reused pid: anything else, however much it mentions lima.
 		{[]string{"vim", "lima/x.go"}, false},
 		{[]string{"/usr/bin/vim", dir + "/lima.yaml"}, false},
-		{[]string{"limactl", "shell", "other-docker"}, false},                                     // Lima, another instance
+		{[]string{"limactl", "shell", "other-docker"}, false},                                    // Lima, another instance
 		{[]string{"limactl", "hostagent", "--pidfile", "/p/.pixi/lima/x-docker2/ha.pid"}, false}, // a longer name
 		{nil, false},
 	} {
