@@ -218,13 +218,7 @@ func withoutKey(environ []string, key string) []string {
 func TestCleanGlobalKeepsProtected(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"cgp\"\n")
-	limaHome := filepath.Join(p.Home, ".lima")
-	cache := filepath.Join(p.Home, ".cache", "lima")
-	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
-	img := qcowImage(t, p)
-	for _, name := range []string{"keep", "gone"} {
-		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker", "--set", localImage(img)))
-	}
+	limaHome, cache, limactl := globalInstances(t, p, "keep", "gone")
 	p.MustRun(t, p.Command(limactl, "protect", "keep"))
 	// limactl create makes no disk (start does, and there is no VM here):
 	// a qcow2 stands in for the one Lima would have made.
@@ -280,13 +274,7 @@ func TestCleanGlobalKeepsProtected(t *testing.T) {
 func TestCleanGlobalStopsGracefully(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"cgs\"\n")
-	limaHome := filepath.Join(p.Home, ".lima")
-	cache := filepath.Join(p.Home, ".cache", "lima")
-	limactl := filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
-	img := qcowImage(t, p)
-	for _, name := range []string{"stuck", "idle"} {
-		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker", "--set", localImage(img)))
-	}
+	limaHome, cache, _ := globalInstances(t, p, "stuck", "idle")
 	hostAgent, hostAgentAlive := standIn(t, p)
 	driver, driverAlive := standIn(t, p)
 	must(t, os.WriteFile(filepath.Join(limaHome, "stuck", "ha.pid"), []byte(strconv.Itoa(hostAgent)), 0o644))
@@ -406,4 +394,19 @@ func standIn(t *testing.T, p *Project) (int, func() bool) {
 			return true
 		}
 	}
+}
+
+// globalInstances creates instances in the sandbox HOME's ~/.lima with the
+// real limactl, as a global Lima setup leaves them, and returns Lima's
+// home, its cache directory and the limactl binary.
+func globalInstances(t *testing.T, p *Project, names ...string) (limaHome, cache, limactl string) {
+	t.Helper()
+	limaHome = filepath.Join(p.Home, ".lima")
+	cache = filepath.Join(p.Home, ".cache", "lima")
+	limactl = filepath.Join(p.Root, ".pixi", "pixi-lima", "bin", "limactl")
+	img := qcowImage(t, p)
+	for _, name := range names {
+		p.MustRun(t, p.Command(limactl, "--tty=false", "create", "--name="+name, "template://docker", "--set", localImage(img)))
+	}
+	return limaHome, cache, limactl
 }
