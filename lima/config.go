@@ -52,6 +52,12 @@ type Config struct {
 	Template  string        // Lima template locator or file
 	Image     string        // disk image path or URL replacing the template's images
 	IdleStop  time.Duration // power the VM off after this long idle; 0: never
+	// Rosetta runs linux/amd64 containers on Apple silicon through Lima's
+	// Rosetta support (vz only), registered with binfmt_misc in the guest.
+	Rosetta bool
+	// InheritDockerConfig gives the project's DOCKER_CONFIG the user's CLI
+	// plugin directories and credential helper names (never their secrets).
+	InheritDockerConfig bool
 	// RootAliases are the other paths this call reaches the project by (a
 	// symlink, macOS's /tmp for /private/tmp; see env.Aliases). Not a
 	// setting: docker sends bind-mount paths as the user typed them, so
@@ -91,6 +97,8 @@ var settings = []struct {
 	{"template", setTemplate, `a Lima template: "template://NAME", a URL, or a YAML file`},
 	{"image", setImage, "a disk image file or URL"},
 	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
+	{"rosetta", setBool(func(c *Config) *bool { return &c.Rosetta }), "true or false"},
+	{"inherit-docker-config", setBool(func(c *Config) *bool { return &c.InheritDockerConfig }), "true or false"},
 }
 
 // EnvName is the variable that overrides key.
@@ -162,6 +170,8 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		Disk:     DefaultDisk,
 		Template: DefaultTemplate,
 		IdleStop: DefaultIdleStop,
+
+		InheritDockerConfig: true,
 	}
 	for key := range doc.Tool.PixiLima {
 		if !isKey(key) {
@@ -461,6 +471,23 @@ func setIdleStop(c *Config, v any, _ string) error {
 	}
 	c.IdleStop = d
 	return nil
+}
+
+// setBool takes a TOML boolean, or in a variable true/false/1/0.
+func setBool(field func(*Config) *bool) func(*Config, any, string) error {
+	return func(c *Config, v any, _ string) error {
+		switch v := v.(type) {
+		case bool:
+			*field(c) = v
+			return nil
+		case string:
+			if b, err := strconv.ParseBool(v); err == nil {
+				*field(c) = b
+				return nil
+			}
+		}
+		return fmt.Errorf("got %s", show(v))
+	}
 }
 
 func setImage(c *Config, v any, root string) error {

@@ -23,7 +23,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Engine: EngineLima, Name: "telegramail-docker", CPUs: 2, Memory: "2GiB", Disk: "20GiB",
-		Template: "template://docker", IdleStop: 15 * time.Minute}
+		Template: "template://docker", IdleStop: 15 * time.Minute, InheritDockerConfig: true}
 	if !equalConfig(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -78,6 +78,8 @@ mounts = ["cache:w", "/tmp"]
 template = "guest.yaml"
 image = "disk.img"
 idle-stop = "off"
+rosetta = true
+inherit-docker-config = false
 `
 	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
 	if err != nil {
@@ -90,6 +92,7 @@ idle-stop = "off"
 		Template: filepath.Join(root, "guest.yaml"),
 		Image:    filepath.Join(root, "disk.img"),
 		IdleStop: 0,
+		Rosetta:  true,
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -124,17 +127,19 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 	}
 	manifest := "[tool.pixi-lima]\ncpus = 3\nmemory = \"3GiB\"\nvm-type = \"vz\"\nmounts = [\"/tmp\"]\n"
 	c, err := ParseConfig(root, []byte(manifest), configEnv(map[string]string{
-		"PIXI_LIMA_CPUS":       "6",
-		"PIXI_LIMA_MEMORY":     "5",
-		"PIXI_LIMA_DISK":       "30GiB",
-		"PIXI_LIMA_VM_TYPE":    "qemu",
-		"PIXI_LIMA_MOUNT_TYPE": "virtiofs",
-		"PIXI_LIMA_NAME":       "from-env",
-		"PIXI_LIMA_ENGINE":     "host",
-		"PIXI_LIMA_MOUNTS":     "data:w, /tmp ,",
-		"PIXI_LIMA_TEMPLATE":   "template://default",
-		"PIXI_LIMA_IMAGE":      "https://example.org/x.img",
-		"PIXI_LIMA_IDLE_STOP":  "1h30m",
+		"PIXI_LIMA_CPUS":                  "6",
+		"PIXI_LIMA_MEMORY":                "5",
+		"PIXI_LIMA_DISK":                  "30GiB",
+		"PIXI_LIMA_VM_TYPE":               "qemu",
+		"PIXI_LIMA_MOUNT_TYPE":            "virtiofs",
+		"PIXI_LIMA_NAME":                  "from-env",
+		"PIXI_LIMA_ENGINE":                "host",
+		"PIXI_LIMA_MOUNTS":                "data:w, /tmp ,",
+		"PIXI_LIMA_TEMPLATE":              "template://default",
+		"PIXI_LIMA_IMAGE":                 "https://example.org/x.img",
+		"PIXI_LIMA_IDLE_STOP":             "1h30m",
+		"PIXI_LIMA_ROSETTA":               "1",
+		"PIXI_LIMA_INHERIT_DOCKER_CONFIG": "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +148,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 		Engine: EngineHost, Name: "from-env", CPUs: 6, Memory: "5GiB", Disk: "30GiB", VMType: "qemu", MountType: "virtiofs",
 		Mounts:   []Mount{{Location: filepath.Join(root, "data"), Writable: true}, {Location: "/tmp"}},
 		Template: "template://default", Image: "https://example.org/x.img", IdleStop: 90 * time.Minute,
+		Rosetta: true,
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -153,7 +159,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s", k, v)
 		}
 	}
-	if len(Keys()) != 11 {
+	if len(Keys()) != 13 {
 		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
 	}
 }
@@ -190,6 +196,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{setting: `idle-stop = "30s"`, source: src + "idle-stop", says: []string{`got "30s"`, "at least 1m", `"off"`}},
 		{setting: `idle-stop = 15`, source: src + "idle-stop", says: []string{"got 15"}},
 		{setting: `idle-stop = "never"`, source: src + "idle-stop", says: []string{`got "never"`}},
+		{setting: `rosetta = "yes"`, source: src + "rosetta", says: []string{`got "yes"`, "true or false"}},
+		{setting: `inherit-docker-config = 1`, source: src + "inherit-docker-config", says: []string{"got 1", "true or false"}},
 		{setting: `cpu = 4`, source: src + "cpu", says: []string{"unknown setting", `did you mean "cpus"?`, "known: engine, name, cpus"}},
 		{setting: `vmtype = "qemu"`, source: src + "vmtype", says: []string{`did you mean "vm-type"?`}},
 		{setting: `zzzzzzzz = 1`, source: src + "zzzzzzzz", says: []string{"unknown setting; known:"}},
