@@ -134,7 +134,7 @@ func TestAdopt(t *testing.T) {
 		t.Errorf("activation = %v", got)
 	}
 	deps := unix["dependencies"].(map[string]any)
-	for _, d := range []string{"docker-cli", "docker-compose", "go", "bash", "coreutils"} {
+	for _, d := range []string{"docker-cli", "docker-compose", "docker-buildx", "go", "bash", "coreutils"} {
 		if deps[d] == nil {
 			t.Errorf("dependency %s missing: %v", d, deps)
 		}

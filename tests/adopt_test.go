@@ -112,7 +112,6 @@ func TestAdoptReadme(t *testing.T) {
 		"PATH=/usr/local/go/bin:/usr/bin:/bin:/usr/sbin:/sbin",
 		"HOME=" + home, "USER=" + s.User, "LANG=C.UTF-8",
 		"GOPROXY=" + strings.TrimSpace(string(proxy)),
-		"DOCKER_BUILDKIT=0", // this machine's docker CLI has no buildx plugin
 	}
 	// The stand-ins: GitHub's repository, pixi.
 	gitAs := append(user, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",

@@ -129,7 +129,6 @@ func (p *Project) Env() []string {
 		"GOFLAGS=-mod=mod",
 		"GOTOOLCHAIN=local",
 		"XDG_CONFIG_HOME=" + filepath.Join(p.s.UserGo, "config"), // Go's telemetry counters
-		"DOCKER_BUILDKIT=0",                                      // no buildx plugin here; the classic builder is enough
 	}
 }
 

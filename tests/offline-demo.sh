@@ -29,7 +29,7 @@ as_user() {
     PATH="$demo/.pixi/bin:$PIXI_LIMA_TEST_TOOLS:/usr/local/go/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
     HOME="$demo/.home" GOPATH="$PIXI_LIMA_TEST_USER_GO" GOMODCACHE="$PIXI_LIMA_TEST_USER_GO/mod" \
     GOCACHE="$PIXI_LIMA_TEST_USER_GO/cache" XDG_CONFIG_HOME="$PIXI_LIMA_TEST_USER_GO/config" \
-    GOFLAGS=-mod=mod DOCKER_BUILDKIT=0 "$@")
+    GOFLAGS=-mod=mod "$@")
 }
 as_user mkdir -p "$demo/.home"
 as_user "$PIXI_LIMA_TEST_SRC/install.sh" "$demo"

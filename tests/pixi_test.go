@@ -64,7 +64,7 @@ func TestPixiManifest(t *testing.T) {
 		t.Errorf("platforms %v, want %v", m.Workspace.Platforms, want)
 	}
 	// docker and Compose are the real tools; go builds; bash runs install.sh.
-	for _, dep := range []string{"docker-cli", "docker-compose", "go", "bash"} {
+	for _, dep := range []string{"docker-cli", "docker-compose", "docker-buildx", "go", "bash"} {
 		if _, ok := m.Dependencies[dep]; !ok {
 			t.Errorf("dependency %s missing", dep)
 		}

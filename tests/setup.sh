@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/setup.sh — prepare this machine (Debian 12, run as root) for the
 # tests and the offline demo: Debian packages, an unprivileged user for
-# limactl (which refuses root), Compose v2 built from the Go module proxy,
-# pixi-lima + limactl installed once as a "golden" .pixi that tests copy,
-# and the offline guest image. Everything heavy is cached outside the repo
+# limactl (which refuses root), Compose v2 and buildx built from the Go
+# module proxy, pixi-lima + limactl installed once as a "golden" .pixi that
+# tests copy, and the offline guest image. Everything heavy is cached outside the repo
 # in $PIXI_LIMA_CI_CACHE, keyed by what built it, so a re-run skips it.
 #
 # It prints `export NAME=value` lines on stdout for the caller to eval.
@@ -14,6 +14,7 @@ repo=$(dirname "$here")
 cache=${PIXI_LIMA_CI_CACHE:-/var/cache/pixi-lima-ci}
 user=${PIXI_LIMA_TEST_USER:-plci}
 compose_version=v2.40.3
+buildx_version=v0.38.2
 say() { echo "setup: $*" >&2; }
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -57,20 +58,28 @@ as_user() {
     GOPROXY="$(go env GOPROXY)" GOTOOLCHAIN=local "$@"
 }
 
-# 3. Compose v2, built from the module proxy (Debian's docker-compose is v1).
-tools=$cache/tools-compose-$compose_version-$(go env GOOS)-$(go env GOARCH)
-if [[ ! -x "$tools/docker-compose" ]]; then
-  say "building Docker Compose $compose_version (about 10 minutes the first time)"
+# 3. Compose v2 and buildx, built from the module proxy (Debian's
+# docker-compose is v1, and Debian 12 has no buildx). They go into one
+# directory on the tests' PATH, as conda-forge's docker-compose and
+# docker-buildx put bin/docker-compose and bin/docker-buildx beside
+# bin/docker: neither package installs a CLI-plugin link.
+tools=$cache/tools-compose-$compose_version-buildx-$buildx_version-$(go env GOOS)-$(go env GOARCH)
+build_tool() { # build_tool NAME MODULE@VERSION PACKAGE LDFLAGS
+  [[ -x "$tools/$1" ]] && return
+  say "building $1 from $2 (minutes the first time)"
+  local work
   work=$(mktemp -d)
-  (cd "$work" && go mod init composebuild >/dev/null 2>&1 &&
-    GOFLAGS=-mod=mod go get "github.com/docker/compose/v2@$compose_version" >&2 &&
-    GOFLAGS=-mod=mod go build -trimpath \
-      -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$compose_version" \
-      -o "$work/docker-compose" github.com/docker/compose/v2/cmd >&2)
+  (cd "$work" && go mod init toolbuild >/dev/null 2>&1 &&
+    GOFLAGS=-mod=mod go get "$2" >&2 &&
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w $4" -o "$work/$1" "$3" >&2)
   mkdir -p "$tools"
-  mv "$work/docker-compose" "$tools/docker-compose"
+  mv "$work/$1" "$tools/$1"
   rm -rf "$work"
-fi
+}
+build_tool docker-compose "github.com/docker/compose/v2@$compose_version" github.com/docker/compose/v2/cmd \
+  "-X github.com/docker/compose/v2/internal.Version=$compose_version"
+build_tool docker-buildx "github.com/docker/buildx@$buildx_version" github.com/docker/buildx/cmd/buildx \
+  "-X github.com/docker/buildx/version.Version=$buildx_version"
 
 # 3b. Deno, for its task shell: pixi runs a task's cmd with
 # deno_task_shell, and `deno task` runs the same shell

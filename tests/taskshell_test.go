@@ -52,7 +52,7 @@ func deno(t testing.TB) string {
 
 // pixiEnv is environ with the stand-in first on PATH and its settings:
 // deno, a cache of deno's own outside HOME, and the programs the packages
-// docker-cli and docker-compose would install.
+// docker-cli, docker-compose and docker-buildx would install.
 func pixiEnv(t testing.TB, p *Project, environ []string) []string {
 	t.Helper()
 	denoDir, err := os.MkdirTemp("/tmp", "pldeno")
@@ -70,7 +70,8 @@ func pixiEnv(t testing.TB, p *Project, environ []string) []string {
 		"PIXI_STUB_DENO="+deno(t),
 		"PIXI_STUB_DENO_DIR="+denoDir,
 		"PIXI_STUB_DOCKER="+realDocker(t),
-		"PIXI_STUB_COMPOSE="+filepath.Join(p.s.Tools, "docker-compose"))
+		"PIXI_STUB_COMPOSE="+filepath.Join(p.s.Tools, "docker-compose"),
+		"PIXI_STUB_BUILDX="+filepath.Join(p.s.Tools, "docker-buildx"))
 }
 
 // pixiRunner is `pixi run ARGS…` in the project, as the test user.
@@ -165,7 +166,7 @@ services:
 			t.Errorf("older pixi, pixi run %s -- version: exit %d\n%s%s\nwant\n%s", tc.task, code, out, errOut, without)
 		}
 	}
-	mustTask("docker", "--", "build", "-q", "-t", "pl-hello:test", "hello")
+	mustTask("docker", "--", "build", "-q", "--network=none", "-t", "pl-hello:test", "hello") // the engine has no bridge (startDockerd)
 	if out := mustTask("docker", "--", "run", "--rm", "--network=none", "pl-hello:test", "echo", "hi from busybox"); out != "hi from busybox\n" {
 		t.Errorf("docker -- run: %q", out)
 	}

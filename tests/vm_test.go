@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -117,7 +118,16 @@ copyToHost:
 		if !strings.Contains(stdout, "Debian") {
 			t.Errorf("docker info says %q, want the Debian guest", stdout)
 		}
-		buildBusybox(t, p, "e2e-busybox")
+		// BuildKit, as Docker >= 23 builds by default: the buildx plugin
+		// from the environment (tests/setup.sh puts docker-buildx on PATH
+		// as conda-forge's package does), the guest's engine as its builder.
+		stderr = buildBusybox(t, p, "e2e-busybox")
+		if !strings.Contains(stderr, "load build definition from Dockerfile") || strings.Contains(stderr, "legacy builder") {
+			t.Errorf("docker build did not use BuildKit:\n%s", stderr)
+		}
+		if out := p.MustRun(t, p.Command(docker, "buildx", "ls")); !regexp.MustCompile(`default\s+docker`).MatchString(out) || !strings.Contains(out, "running") {
+			t.Errorf("docker buildx ls:\n%s", out)
+		}
 		stdout = p.MustRun(t, p.Command(docker, "run", "--rm", "e2e-busybox", "echo", "hello from the VM"))
 		if strings.TrimSpace(stdout) != "hello from the VM" {
 			t.Errorf("docker run printed %q", stdout)
@@ -127,7 +137,15 @@ copyToHost:
 		}
 		// What the recovery from the degraded start is for: Lima's guest
 		// agent runs, so a published port reaches the host (issue 10).
-		publishedPortAnswers(t, p, "127.0.0.1:18080")
+		publishedPortAnswers(t, p, "127.0.0.1:18080", "127.0.0.1:18080")
+		// Published on all interfaces, Lima forwards it to the host's
+		// loopback only (its default portForwards rule, hostIP 127.0.0.1):
+		// nobody else on the network reaches it.
+		var elsewhere []string
+		if ip := hostAddress(); ip != "" {
+			elsewhere = append(elsewhere, net.JoinHostPort(ip, "18081"))
+		}
+		publishedPortAnswers(t, p, "18081", "127.0.0.1:18081", elsewhere...)
 	})
 
 	t.Run("compose both ways, bind mount and named volume", func(t *testing.T) {
@@ -138,6 +156,12 @@ services:
     command: ["sh", "-c", "echo $$MSG > /data/$$MSG.txt && echo $$MSG >> /vol/log && cat /vol/log"]
     environment: [MSG]
     volumes: ["./data:/data", "keep:/vol"]
+  web:
+    build: ./img
+    image: e2e-web
+    ports: ["127.0.0.1:18082:8080"]
+    restart: unless-stopped
+    command: ["sh", "-c", "mkdir -p /www && echo hello-compose >/www/index.html && exec httpd -f -p 8080 -h /www"]
 volumes:
   keep: {}
 `)
@@ -156,8 +180,18 @@ volumes:
 				t.Errorf("%s: bind-mounted file on the host: %q, %v", form[0], b, err)
 			}
 		}
-		p.MustRun(t, p.Command(docker, "compose", "up", "--no-start"))
-		p.MustRun(t, p.Command(docker, "compose", "down"))
+		// build: through BuildKit in both forms; up --build starts the
+		// service, whose published port answers from the host.
+		_, stderr, code := p.Run(t, p.Command(p.Bin("docker-compose"), "build", "--progress=plain", "web"))
+		if code != 0 || strings.Contains(stderr, "legacy builder") || !strings.Contains(stderr, "load build definition") {
+			t.Errorf("docker-compose build: exit %d\n%s", code, stderr)
+		}
+		p.MustRun(t, p.Command(docker, "compose", "up", "--build", "-d", "web"))
+		if !pageAnswers(t, "127.0.0.1:18082", "hello-compose") {
+			t.Errorf("the compose service's port 127.0.0.1:18082 never answered from the host")
+		}
+		// The service stays up (restart: unless-stopped): the next step
+		// checks that it comes back with the VM.
 	})
 
 	// Issue 10.7 and 10.9 share this step's boot: a mount added to the
@@ -165,6 +199,9 @@ volumes:
 	// symlink (as /tmp is on macOS), are both mounted by the next start.
 	extra := userDir(t, p, "plx")
 	writeFileAt(t, p, filepath.Join(extra, "hello"), "from the extra mount\n")
+	// Issue 11.4: mounts relative to the project, one read-only, one writable.
+	roDir, rwDir := userDir(t, p, "plro"), userDir(t, p, "plrw")
+	mountsTOML := fmt.Sprintf("mounts = [%q, %q, %q]\n", extra, "../"+filepath.Base(roDir), "../"+filepath.Base(rwDir)+":w")
 	link := filepath.Join(os.TempDir(), "plk"+filepath.Base(p.Root))
 	must(t, os.Symlink(p.Root, link))
 	t.Cleanup(func() { os.Remove(link) })
@@ -177,7 +214,7 @@ volumes:
 		if st := status(t, p); st.State != "Stopped" {
 			t.Fatalf("after stop: state %s", st.State)
 		}
-		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\nmounts = [%q]\n", extra))
+		writeFile(t, p, "pixi.toml", "[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\n"+mountsTOML)
 		// A template changed after the VM exists: only a new VM has it, and status says so.
 		writeFile(t, p, "other.yaml", "base: [template://docker]\n")
 		st := statusMap(t, p)
@@ -198,6 +235,25 @@ volumes:
 		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", extra+":/m", "e2e-busybox", "cat", "/m/hello")); got != "from the extra mount\n" {
 			t.Errorf("the added mount shows %q in a container", got)
 		}
+		// The read-only mount refuses a container's write, the writable one
+		// takes it and the file is on the host.
+		_, stderr, code = p.Run(t, p.Command(docker, "run", "--rm", "-v", roDir+":/ro", "e2e-busybox", "sh", "-c", "echo x > /ro/f"))
+		if code == 0 || !strings.Contains(stderr, "Read-only file system") {
+			t.Errorf("a write into the read-only mount: exit %d\n%s", code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(roDir, "f")); err == nil {
+			t.Errorf("the write into the read-only mount reached the host")
+		}
+		p.MustRun(t, p.Command(docker, "run", "--rm", "-v", rwDir+":/rw", "e2e-busybox", "sh", "-c", "echo from-container > /rw/f"))
+		if b, err := os.ReadFile(filepath.Join(rwDir, "f")); err != nil || string(b) != "from-container\n" {
+			t.Errorf("the writable mount's file on the host: %q, %v", b, err)
+		}
+		// The compose service came back with the engine, and so did the
+		// forward of its published port.
+		if !pageAnswers(t, "127.0.0.1:18082", "hello-compose") {
+			t.Errorf("after the start on demand, the compose service's port 127.0.0.1:18082 never answered")
+		}
+		p.MustRun(t, p.Command(docker, "compose", "down"))
 		// Bind mounts as the shell spells them, from the symlinked path.
 		if got := p.MustRun(t, viaLink(p.Command(docker, "run", "--rm", "-v", link+":/w", "e2e-busybox", "ls", "/w"))); !strings.Contains(got, "pixi.toml") {
 			t.Errorf("the project through a symlink lists %q in a container, want its files", got)
@@ -226,14 +282,14 @@ volumes:
 
 	// Issue 10.3: the host agent dies while QEMU runs (Lima says Broken).
 	// The next docker call must shut the guest down cleanly, not SIGKILL it.
-	manifest := func(idleStop string) string {
-		return fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\nmounts = [%q]\nidle-stop = %q\n", extra, idleStop)
+	manifest := func(more string) string {
+		return "[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\n" + mountsTOML + more
 	}
 	t.Run("a Broken VM whose guest still runs is shut down cleanly, then started", func(t *testing.T) {
 		before := cleanShutdowns(t, p)
 		// The start that recovers also applies a short idle-stop, for the
 		// idle step below (one boot fewer).
-		writeFile(t, p, "pixi.toml", manifest("1m"))
+		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"1m\"\n"))
 		killHostAgent(t, instDir)
 		if st := status(t, p); st.State != "Broken" {
 			t.Fatalf("with the host agent killed: state %s, want Broken", st.State)
@@ -308,7 +364,7 @@ volumes:
 			t.Errorf("status does not say the VM stopped because it was idle:\n%s", text)
 		}
 		// The later steps stop and start the VM at will: no idle stops there.
-		writeFile(t, p, "pixi.toml", manifest("off"))
+		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\n"))
 		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
 		if code != 0 || !strings.Contains(stderr, "starting VM") {
 			t.Fatalf("docker ps after the idle stop: exit %d\n%s", code, stderr)
@@ -319,6 +375,35 @@ volumes:
 		if st := status(t, p); st.IdleStoppedAt != nil {
 			t.Errorf("a running VM still reports an idle stop: %v", st.IdleStoppedAt)
 		}
+	})
+
+	// Issue 11.4: restart applies changed resources; the guest's own kernel
+	// says so. The next step's start goes back to the defaults.
+	t.Run("restart applies changed cpus and memory", func(t *testing.T) {
+		guest := func() (cpus int, memKiB int) {
+			out := p.MustRun(t, p.Command(p.Bin("limactl-local"), "shell", instance, "sh", "-c", "nproc; grep MemTotal /proc/meminfo"))
+			if _, err := fmt.Sscanf(out, "%d\nMemTotal: %d kB", &cpus, &memKiB); err != nil {
+				t.Fatalf("nproc and MemTotal in the guest: %v\n%s", err, out)
+			}
+			return cpus, memKiB
+		}
+		cpus, mem := guest()
+		if cpus != 2 || mem < 1800<<10 {
+			t.Fatalf("before: the guest has %d CPUs and %d MiB, want 2 and about 2048", cpus, mem>>10)
+		}
+		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\ncpus = 1\nmemory = \"1.5GiB\"\n"))
+		_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "restart"))
+		if code != 0 {
+			t.Fatalf("restart: exit %d\n%s", code, stderr)
+		}
+		// MemTotal is the memory less what the kernel keeps for itself.
+		if cpus, mem = guest(); cpus != 1 || mem > 1536<<10 || mem < 1300<<10 {
+			t.Errorf("after restart with cpus = 1, memory = 1.5GiB: the guest has %d CPUs and %d MiB", cpus, mem>>10)
+		}
+		if st := status(t, p); st.CPUs != 1 || st.Memory != 1536<<20 {
+			t.Errorf("status after restart: %d CPUs, %d bytes", st.CPUs, st.Memory)
+		}
+		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\n"))
 	})
 
 	// Issue 3 asks for 8 concurrent docker calls, the fault suite (issue 5,
@@ -433,16 +518,31 @@ func cleanShutdowns(t *testing.T, p *Project) int {
 	return n
 }
 
-// publishedPortAnswers runs busybox httpd in a container published on
-// addr and fetches a page from the host. Lima's guest agent notices the
-// port and its host agent forwards it: a readiness loop, bounded so a
-// missing forward fails instead of hanging.
-func publishedPortAnswers(t *testing.T, p *Project, addr string) {
+// publishedPortAnswers runs busybox httpd in a container published as
+// `-p <publish>:8080`, fetches its page from the host at addr, and finds
+// nothing listening at each of notAt.
+func publishedPortAnswers(t *testing.T, p *Project, publish, addr string, notAt ...string) {
 	t.Helper()
 	docker := p.Bin("docker")
-	p.MustRun(t, p.Command(docker, "run", "-d", "--name", "web", "-p", addr+":8080", "e2e-busybox",
+	p.MustRun(t, p.Command(docker, "run", "-d", "--name", "web", "-p", publish+":8080", "e2e-busybox",
 		"sh", "-c", "mkdir -p /www && echo hello-port >/www/index.html && exec httpd -f -p 8080 -h /www"))
 	defer p.Run(t, p.Command(docker, "rm", "-f", "web"))
+	if !pageAnswers(t, addr, "hello-port") {
+		t.Errorf("the port published as %s never answered from the host at %s", publish, addr)
+	}
+	for _, other := range notAt {
+		if c, err := net.DialTimeout("tcp", other, 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the port published as %s answers at %s too", publish, other)
+		}
+	}
+}
+
+// pageAnswers fetches http://addr/ from the host until its body is want.
+// Lima's guest agent notices a published port and its host agent forwards
+// it: a readiness loop, bounded so a missing forward fails instead of hanging.
+func pageAnswers(t *testing.T, addr, want string) bool {
+	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last error
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
@@ -453,12 +553,25 @@ func publishedPortAnswers(t *testing.T, p *Project, addr string) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.TrimSpace(string(body)) == "hello-port" {
-			return
+		if strings.TrimSpace(string(body)) == want {
+			return true
 		}
 		last = fmt.Errorf("%s: %q", resp.Status, body)
 	}
-	t.Errorf("the port published on %s never answered from the host: %v", addr, last)
+	t.Logf("http://%s/: %v", addr, last)
+	return false
+}
+
+// hostAddress is an IPv4 address of this host other than loopback, "" if
+// it has none.
+func hostAddress() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
 
 // userDir is a fresh directory of the test user's, outside the project.
@@ -568,8 +681,9 @@ func killMidBoot(t *testing.T, p *Project, instDir string, kill func(*exec.Cmd))
 }
 
 // buildBusybox builds a FROM scratch image holding Debian's busybox-static,
-// the only image this offline machine can have.
-func buildBusybox(t *testing.T, p *Project, tag string) {
+// the only image this offline machine can have, and returns the build's
+// progress output.
+func buildBusybox(t *testing.T, p *Project, tag string) string {
 	t.Helper()
 	writeFile(t, p, "img/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n")
 	b, err := os.ReadFile("/bin/busybox")
@@ -577,7 +691,11 @@ func buildBusybox(t *testing.T, p *Project, tag string) {
 		t.Fatal(err)
 	}
 	writeFileMode(t, p, "img/busybox", string(b), 0o755)
-	p.MustRun(t, p.Command(p.Bin("docker"), "build", "-q", "-t", tag, filepath.Join(p.Root, "img")))
+	_, stderr, code := p.Run(t, p.Command(p.Bin("docker"), "build", "--progress=plain", "-t", tag, filepath.Join(p.Root, "img")))
+	if code != 0 {
+		t.Fatalf("docker build: exit %d\n%s", code, stderr)
+	}
+	return stderr
 }
 
 func writeFile(t *testing.T, p *Project, rel, content string) {

@@ -15,9 +15,9 @@
 // The environment is the default one: the features listed in
 // [environments] default, then the default feature (pixi's order). Its
 // prefix .pixi/envs/default gets the packages' programs this machine has
-// (docker-cli, docker-compose: PIXI_STUB_DOCKER, PIXI_STUB_COMPOSE), its
-// bin goes first on PATH, pixi's variables are set, and each feature's
-// activation scripts (its most specific target's, for linux-64) are
+// (docker-cli, docker-compose, docker-buildx: PIXI_STUB_DOCKER,
+// PIXI_STUB_COMPOSE, PIXI_STUB_BUILDX), its bin goes first on PATH, pixi's
+// variables are set, and each feature's activation scripts (its most specific target's, for linux-64) are
 // sourced in bash, as pixi does on unix; what they export is the task's
 // environment. PIXI_STUB_DENO is the deno binary.
 package main
@@ -257,8 +257,8 @@ func (ws *workspace) activate() ([]string, error) {
 		return nil, err
 	}
 	// "Install" the packages whose programs this machine has.
-	provides := map[string]string{"docker-cli": "PIXI_STUB_DOCKER", "docker-compose": "PIXI_STUB_COMPOSE"}
-	programs := map[string]string{"docker-cli": "docker", "docker-compose": "docker-compose"}
+	provides := map[string]string{"docker-cli": "PIXI_STUB_DOCKER", "docker-compose": "PIXI_STUB_COMPOSE", "docker-buildx": "PIXI_STUB_BUILDX"}
+	programs := map[string]string{"docker-cli": "docker", "docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}
 	for _, f := range ws.features {
 		for _, deps := range append(targeted(f, "dependencies"), table(f, "dependencies")) {
 			for pkg := range deps {
