@@ -23,13 +23,6 @@ func (e *MissingToolError) Error() string {
 	return fmt.Sprintf("%s is not on PATH: Lima needs it %s", e.Tool, e.Purpose)
 }
 
-// UsesQEMU says whether Lima will run the instance with QEMU: vmType qemu,
-// or no vmType on a host where Lima's default is QEMU (every one but macOS,
-// where Lima v1.x defaults to vz).
-func UsesQEMU(vmType string) bool {
-	return vmType == "qemu" || (vmType == "" && runtime.GOOS != "darwin")
-}
-
 // QEMUSystem is the emulator Lima runs for a guest of the host's
 // architecture, honouring the QEMU_SYSTEM_<ARCH> override Lima reads
 // (pkg/driver/qemu.Exe).
@@ -55,9 +48,10 @@ func qemuPackage(tool string) string {
 	return fmt.Sprintf("sudo apt-get install %s (Debian, Ubuntu), sudo dnf install qemu-kvm (Fedora), or brew install qemu", pkg)
 }
 
-// CheckQEMUImg finds qemu-img, which `limactl create` runs to make the disk.
+// CheckQEMUImg finds qemu-img, which `limactl create` runs to make the
+// disk, when the VM type Lima chooses (ResolveVMType) is QEMU.
 func CheckQEMUImg(vmType string) error {
-	if !UsesQEMU(vmType) {
+	if vmType != QEMU {
 		return nil
 	}
 	if _, err := exec.LookPath("qemu-img"); err != nil {
@@ -69,8 +63,9 @@ func CheckQEMUImg(vmType string) error {
 // CheckQEMUSystem finds the emulator before `limactl start`. Without it
 // Lima's host agent dies a second into the start and the reason is only in
 // ha.stderr.log; checking first costs one PATH lookup on the slow path.
+// vmType is the one Lima chooses (ResolveVMType).
 func CheckQEMUSystem(vmType string, getenv func(string) string) error {
-	if !UsesQEMU(vmType) {
+	if vmType != QEMU {
 		return nil
 	}
 	tool := QEMUSystem(getenv)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -55,6 +56,11 @@ func (d Drift) String() string {
 // cpus, memory and disk are left to ApplyExpression, which applies them at
 // every start.
 func Drifts(c Config, root string, inst *store.Instance) []Drift {
+	return drifts(c, root, runtime.GOOS, runtime.GOARCH, inst)
+}
+
+// drifts is Drifts on the host goos/goarch, which rosetta depends on.
+func drifts(c Config, root, goos, goarch string, inst *store.Instance) []Drift {
 	if inst == nil || inst.Config == nil {
 		return nil
 	}
@@ -71,6 +77,9 @@ func Drifts(c Config, root string, inst *store.Instance) []Drift {
 	if have := string(inst.VMType); c.VMType != "" && c.VMType != have {
 		d = append(d, Drift{Key: "vm-type", Want: quote(c.VMType), Have: quote(have)})
 	}
+	if r, ok := rosettaDrift(c, goos, goarch, inst); ok {
+		d = append(d, r)
+	}
 	if o, ok := readOrigin(inst.Dir); ok {
 		if o.Template != c.Template {
 			d = append(d, Drift{Key: "template", Want: quote(c.Template), Have: quote(o.Template)})
@@ -84,9 +93,14 @@ func Drifts(c Config, root string, inst *store.Instance) []Drift {
 
 // ApplyExpression is the yq expression that brings an existing instance to
 // the project's settings at its next start (limactl start --set): cpus,
-// memory, disk, mounts, mount type and the idle watcher. Lima cannot shrink a disk, so a
-// smaller disk setting is reported and ignored rather than failing the start.
+// memory, disk, mounts, mount type, the idle watcher and rosetta. Lima
+// cannot shrink a disk, so a smaller disk setting is reported and ignored
+// rather than failing the start.
 func (m *Manager) ApplyExpression(inst *store.Instance) string {
+	return m.applyExpression(runtime.GOOS, runtime.GOARCH, inst)
+}
+
+func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) string {
 	c := m.Config
 	var expr []string
 	if inst.CPUs != c.CPUs {
@@ -103,7 +117,7 @@ func (m *Manager) ApplyExpression(inst *store.Instance) string {
 			expr = append(expr, ".disk = "+quote(c.Disk))
 		}
 	}
-	for _, d := range Drifts(c, m.Paths.Root, inst) {
+	for _, d := range drifts(c, m.Paths.Root, goos, goarch, inst) {
 		switch d.Key {
 		case "mounts":
 			expr = append(expr, ".mounts = "+mustJSON(mounts(c, m.Paths.Root, inst)))
@@ -111,6 +125,10 @@ func (m *Manager) ApplyExpression(inst *store.Instance) string {
 			expr = append(expr, ".mountType = "+quote(c.MountType))
 		case "idle-stop":
 			expr = append(expr, idleExpression(c.IdleStop))
+		case "rosetta":
+			if d.AtStart { // a vz VM; a QEMU one cannot have it
+				expr = append(expr, rosettaExpression)
+			}
 		}
 	}
 	return strings.Join(expr, " | ")

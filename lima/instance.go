@@ -144,7 +144,12 @@ func (m *Manager) create(ctx context.Context) error {
 	if err := env.CheckSocketBudget(m.Paths.LimaHome, m.Config.Name, runtime.GOOS); err != nil {
 		return err
 	}
-	if err := CheckQEMUImg(m.Config.VMType); err != nil {
+	h, g := ThisHost(), GuestOf(m.Config)
+	if err := CheckRosetta(m.Config, h, g); err != nil {
+		return err
+	}
+	vmType, _ := ResolveVMType(h, g)
+	if err := CheckQEMUImg(vmType); err != nil {
 		return err
 	}
 	_, statErr := os.Lstat(m.dir())
@@ -179,6 +184,12 @@ func CreateExpression(c Config, root string) string {
 	}
 	if c.VMType != "" {
 		expr = append(expr, ".vmType = "+quote(c.VMType))
+	} else if c.Rosetta {
+		// Only vz has Rosetta; CheckRosetta made sure Lima would choose it.
+		expr = append(expr, ".vmType = "+quote(VZ))
+	}
+	if c.Rosetta {
+		expr = append(expr, rosettaExpression)
 	}
 	if c.MountType != "" {
 		expr = append(expr, ".mountType = "+quote(c.MountType))
@@ -197,11 +208,17 @@ func CreateExpression(c Config, root string) string {
 // often ends a slow cold boot with the guest agent not yet running; a stop and
 // start clears it) and waits until docker answers.
 func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
-	vmType := m.Config.VMType
+	h, g := ThisHost(), GuestOf(m.Config)
+	if inst != nil {
+		g.Existing = string(inst.VMType) // what boots is the VM's, not the setting's
+	}
+	if err := CheckRosetta(m.Config, h, g); err != nil {
+		return err
+	}
 	if inst != nil {
 		m.sayDrift(inst)
-		vmType = string(inst.VMType) // what boots is the VM's, not the setting's
 	}
+	vmType, _ := ResolveVMType(h, g)
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}

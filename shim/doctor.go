@@ -110,11 +110,14 @@ func (s *session) doctor() []check {
 		add(s.checkLimactl(p))
 	}
 	if p == nil || vm {
-		vmType := ""
+		h, g := lima.ThisHost(), lima.Guest{}
 		if p != nil {
-			vmType = p.config.VMType
+			g = guestOf(p)
+			if p.config.Rosetta {
+				add(checkRosetta(p.config, h, g))
+			}
 		}
-		checks = append(checks, s.checkHypervisor(vmType)...)
+		checks = append(checks, s.checkHypervisor(h, g)...)
 	}
 	add(s.checkTool(nameDocker))
 	add(s.checkTool(nameCompose))
@@ -230,22 +233,41 @@ func checkShare(limactl, template string) check {
 	return check{OK: true, Detail: "guest agent and templates in " + share}
 }
 
-func (s *session) checkHypervisor(vmType string) []check {
-	if !lima.UsesQEMU(vmType) {
-		// vz needs macOS 13 (Darwin 22) or newer.
-		var u unix.Utsname
-		if err := unix.Uname(&u); err == nil {
-			release := unix.ByteSliceToString(u.Release[:])
-			major, _ := strconv.Atoi(strings.Split(release, ".")[0])
-			if runtime.GOOS != "darwin" {
-				return []check{{Name: "hypervisor", Detail: "vm-type vz needs macOS", Fix: "remove vm-type from [tool.pixi-lima] (Lima uses QEMU here)"}}
-			}
-			if major < 22 {
-				return []check{{Name: "hypervisor", Detail: "vz needs macOS 13 or newer, this is Darwin " + release,
-					Fix: "set [tool.pixi-lima] vm-type = \"qemu\" and brew install qemu"}}
-			}
+// guestOf is what decides the project's VM type: its settings and
+// template, and the instance's own type once it exists.
+func guestOf(p *project) lima.Guest {
+	g := lima.GuestOf(p.config)
+	if inst, err := lima.Inspect(p.paths, p.config.Name); err == nil && inst != nil {
+		g.Existing = string(inst.VMType)
+	}
+	return g
+}
+
+// checkRosetta: rosetta = true where it cannot work, said before a start
+// refuses it (lima.CheckRosetta).
+func checkRosetta(c lima.Config, h lima.Host, g lima.Guest) check {
+	var re *lima.RosettaError
+	if err := lima.CheckRosetta(c, h, g); errors.As(err, &re) {
+		return check{Name: "rosetta", Detail: re.Error(), Fix: lima.RosettaHint}
+	}
+	return check{Name: "rosetta", OK: true, Detail: "linux/amd64 programs run through Rosetta (vz, registered with binfmt_misc)"}
+}
+
+// checkHypervisor checks what runs the VM of the type Lima will choose.
+func (s *session) checkHypervisor(h lima.Host, g lima.Guest) []check {
+	vmType, why := lima.ResolveVMType(h, g)
+	if vmType != lima.QEMU {
+		switch {
+		case vmType != lima.VZ:
+			return []check{{Name: "hypervisor", OK: true, Detail: vmType + " (" + why + ")"}}
+		case h.OS != "darwin":
+			return []check{{Name: "hypervisor", Detail: "vm-type vz needs macOS", Fix: "remove vm-type from [tool.pixi-lima] (Lima uses QEMU here)"}}
+		case h.MacOS != "" && !h.MacOSAtLeast(13, 0):
+			// The vz driver's Validate: "VZ driver requires macOS 13 or higher".
+			return []check{{Name: "hypervisor", Detail: "vz needs macOS 13 or newer, this is macOS " + h.MacOS,
+				Fix: "set [tool.pixi-lima] vm-type = \"qemu\" and brew install qemu"}}
 		}
-		return []check{{Name: "hypervisor", OK: true, Detail: "Apple's Virtualization.framework (vz)"}}
+		return []check{{Name: "hypervisor", OK: true, Detail: "Apple's Virtualization.framework (vz: " + why + ")"}}
 	}
 	var found []string
 	for _, err := range []error{lima.CheckQEMUImg(vmType), lima.CheckQEMUSystem(vmType, s.getenv)} {
@@ -258,8 +280,8 @@ func (s *session) checkHypervisor(vmType string) []check {
 		path, _ := exec.LookPath(tool)
 		found = append(found, path)
 	}
-	checks := []check{{Name: "hypervisor", OK: true, Detail: "QEMU: " + strings.Join(found, ", ")}}
-	if runtime.GOOS == "linux" {
+	checks := []check{{Name: "hypervisor", OK: true, Detail: "QEMU (" + why + "): " + strings.Join(found, ", ")}}
+	if h.OS == "linux" {
 		if ok, why := lima.KVM(); ok {
 			checks = append(checks, check{Name: "kvm", OK: true, Detail: why})
 		} else {

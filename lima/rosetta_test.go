@@ -1,0 +1,167 @@
+package lima
+
+import (
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lima-vm/lima/pkg/limayaml"
+	"github.com/lima-vm/lima/pkg/store"
+	"github.com/lima-vm/lima/pkg/yqutil"
+
+	"github.com/pixi-lima/pixi-lima/env"
+)
+
+// dockerLike is template://docker with its bases embedded, cut to what
+// decides the VM: images of both architectures, no vmType, no rosetta
+// (and no minimumLimaVersion, which a test binary's Lima cannot compare).
+const dockerLike = `images:
+- location: https://cloud-images.ubuntu.com/releases/noble/release/ubuntu-24.04-server-cloudimg-amd64.img
+  arch: x86_64
+- location: https://cloud-images.ubuntu.com/releases/noble/release/ubuntu-24.04-server-cloudimg-arm64.img
+  arch: aarch64
+mounts:
+- location: "~"
+containerd:
+  system: false
+  user: false
+portForwards:
+- guestSocket: "/run/user/{{.UID}}/docker.sock"
+  hostSocket: "{{.Dir}}/sock/docker.sock"
+`
+
+// TestRosettaCreate (issue 11.5): the instance config pixi-lima makes with
+// rosetta = true, as Lima's own yq and limayaml read it, has Rosetta with
+// binfmt and vmType vz.
+func TestRosettaCreate(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("LIMA_HOME", home) // limayaml.Load looks for _config/default.yaml there
+	c := Config{CPUs: 2, Memory: "2GiB", Disk: "20GiB", Rosetta: true}
+	out, err := yqutil.EvaluateExpression(CreateExpression(c, "/src/repo"), []byte(dockerLike))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y limayaml.LimaYAML
+	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if !isTrue(y.Rosetta.Enabled) || !isTrue(y.Rosetta.BinFmt) || ptrString(y.VMType) != VZ {
+		t.Fatalf("lima.yaml has rosetta %+v, vmType %v:\n%s", y.Rosetta, ptrString(y.VMType), out)
+	}
+	// FillDefault keeps rosetta.enabled only on darwin/arm64, so here it
+	// reads false; vmType and binfmt are as written on every host.
+	filled, err := limayaml.Load(out, filepath.Join(home, "repo-docker", "lima.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ptrString(filled.VMType) != VZ || !isTrue(filled.Rosetta.BinFmt) {
+		t.Errorf("after FillDefault: vmType %s, rosetta %+v", ptrString(filled.VMType), filled.Rosetta)
+	}
+	if err := limayaml.Validate(filled, false); err != nil {
+		t.Errorf("Lima rejects it: %v", err)
+	}
+	// A chosen vm-type stays (CheckRosetta refuses qemu before create).
+	c.VMType = VZ
+	if n := strings.Count(CreateExpression(c, "/src/repo"), ".vmType"); n != 1 {
+		t.Errorf("vm-type vz with rosetta: .vmType set %d times", n)
+	}
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// TestRosettaDrift: a stopped vz instance gets Rosetta at its next start; a
+// QEMU one only as a new VM; off Apple silicon nothing is said.
+func TestRosettaDrift(t *testing.T) {
+	root := t.TempDir()
+	c := Config{Rosetta: true}
+	m := &Manager{Paths: env.NewPaths(root), Config: c, Stderr: io.Discard}
+	vz := vmWith(Mount{Location: root, Writable: true})
+	vz.VMType = limayaml.VZ
+	d := drifts(c, root, "darwin", "arm64", vz)
+	if len(d) != 1 || d[0].Key != "rosetta" || !d[0].AtStart {
+		t.Fatalf("vz without Rosetta: drift %+v", d)
+	}
+	expr := m.applyExpression("darwin", "arm64", vz)
+	if expr != rosettaExpression {
+		t.Fatalf("applyExpression = %q", expr)
+	}
+	// What limactl start --set does to the instance's lima.yaml
+	// (cmd/limactl/start.go applyYQExpressionToExistingInstance).
+	out, err := yqutil.EvaluateExpression(expr, []byte("vmType: vz\nrosetta:\n  enabled: false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y limayaml.LimaYAML
+	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil || !isTrue(y.Rosetta.Enabled) || !isTrue(y.Rosetta.BinFmt) {
+		t.Errorf("after --set: %+v (%v):\n%s", y.Rosetta, err, out)
+	}
+
+	yes := true
+	vz.Config.Rosetta = limayaml.Rosetta{Enabled: &yes, BinFmt: &yes}
+	if d := drifts(c, root, "darwin", "arm64", vz); len(d) != 0 {
+		t.Errorf("vz with Rosetta: drift %+v", d)
+	}
+
+	qemu := vmWith(Mount{Location: root, Writable: true})
+	qemu.VMType = limayaml.QEMU
+	if d := drifts(c, root, "darwin", "arm64", qemu); len(d) != 1 || d[0].AtStart || !strings.Contains(d[0].String(), "only a new VM has it") {
+		t.Errorf("QEMU instance: drift %+v", d)
+	}
+	if expr := m.applyExpression("darwin", "arm64", qemu); expr != "" {
+		t.Errorf("QEMU instance: applyExpression = %q", expr)
+	}
+	for _, inst := range []*store.Instance{qemu, vmWith(Mount{Location: root, Writable: true})} {
+		if d := drifts(c, root, "linux", "amd64", inst); len(d) != 0 {
+			t.Errorf("on linux: drift %+v", d)
+		}
+	}
+}
+
+// TestCheckRosetta: where rosetta = true cannot work, starting or creating
+// is refused with what is wrong and the one thing to do.
+func TestCheckRosetta(t *testing.T) {
+	on := Config{Rosetta: true}
+	for _, tc := range []struct {
+		name string
+		c    Config
+		h    Host
+		g    Guest
+		want string // "" for no refusal
+	}{
+		{"linux/amd64", on, Host{OS: "linux", Arch: "amd64"}, Guest{},
+			"rosetta = true needs macOS on Apple silicon with vz (this is linux/amd64)"},
+		{"darwin/amd64", on, Host{OS: "darwin", Arch: "amd64", MacOS: "15.5"}, Guest{},
+			"rosetta = true needs macOS on Apple silicon with vz (this is darwin/amd64)"},
+		{"linux/arm64, existing vz", on, Host{OS: "linux", Arch: "arm64"}, Guest{Existing: VZ},
+			"rosetta = true needs macOS on Apple silicon with vz (this is linux/arm64)"},
+		{"macOS 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{},
+			"rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: macOS 13.4 is older than 13.5)"},
+		{"9p", on, mac14, Guest{MountType: "9p"},
+			`rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: mount-type = "9p")`},
+		{"vm-type qemu", on, mac14, Guest{VMType: QEMU},
+			`rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: vm-type = "qemu")`},
+		{"macOS 14", on, mac14, Guest{}, ""},
+		{"existing vz on 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{Existing: VZ}, ""},
+		{"existing qemu, a new VM would be vz", on, mac14, Guest{Existing: QEMU}, ""}, // drift, not refused
+		{"off on linux", Config{}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
+	} {
+		err := CheckRosetta(tc.c, tc.h, tc.g)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.name, err)
+			}
+			continue
+		}
+		var re *RosettaError
+		var ce *ConfigError
+		if !errors.As(err, &re) || re.Error() != tc.want {
+			t.Errorf("%s: got %v\nwant %s", tc.name, err, tc.want)
+		}
+		// The shim maps ConfigError to exit 3 and prints its text.
+		if !errors.As(err, &ce) || ce.Error() != tc.want+": "+RosettaHint {
+			t.Errorf("%s: as a ConfigError: %v", tc.name, ce)
+		}
+	}
+}
