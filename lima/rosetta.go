@@ -7,19 +7,14 @@ import (
 // RosettaHint is the one thing to do where rosetta = true cannot work.
 const RosettaHint = "PIXI_LIMA_ROSETTA=false for this machine, or remove rosetta from [tool.pixi-lima]"
 
-// RosettaError says that rosetta = true cannot work on this host. It is a
-// settings problem (exit 3): it unwraps to a ConfigError that carries the
-// hint, for callers that know only ConfigError.
+// RosettaError says that rosetta = true cannot work on this host: a
+// settings problem, with RosettaHint as the fix.
 type RosettaError struct {
 	Why string // "this is linux/amd64"
 }
 
 func (e *RosettaError) Error() string {
 	return "rosetta = true needs macOS on Apple silicon with vz (" + e.Why + ")"
-}
-
-func (e *RosettaError) Unwrap() error {
-	return &ConfigError{Source: e.Error(), Msg: RosettaHint}
 }
 
 // CheckRosetta refuses rosetta = true where Lima cannot give the VM

@@ -61,11 +61,14 @@ func asError(err error) *Error {
 	var stage *lima.StageError
 	var tool *lima.MissingToolError
 	var damaged *lima.DamagedError
+	var rosetta *lima.RosettaError
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &cfg):
 		return &Error{Code: ExitConfig, Msg: cfg.Error(), Hint: "fix the setting, then run the command again (keys: pixi-lima help settings)"}
+	case errors.As(err, &rosetta):
+		return &Error{Code: ExitConfig, Msg: rosetta.Error(), Hint: lima.RosettaHint}
 	case errors.As(err, &sock):
 		return &Error{Code: ExitConfig, Msg: sock.Error(),
 			Hint: fmt.Sprintf("use a shorter instance name ([tool.pixi-lima] name = \"...\", %d bytes too long), or move the project to a shorter path", sock.Length-sock.Limit+1)}

@@ -86,6 +86,7 @@ func TestErrorCodes(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", &env.SocketPathError{Path: "/p", Length: 110, Limit: 108}), ExitConfig, "3 bytes too long"},
 		{fmt.Errorf("finding: %w", env.ErrNoProject), ExitConfig, "PIXI_PROJECT_ROOT"},
 		{&lima.StageError{Stage: "starting VM", Err: errors.New("exit status 1")}, ExitFailed, "pixi-lima stop"},
+		{fmt.Errorf("starting: %w", &lima.RosettaError{Why: "this is linux/amd64"}), ExitConfig, "PIXI_LIMA_ROSETTA=false"},
 		{&Error{Code: ExitRefused, Msg: "no"}, ExitRefused, ""},
 		{errors.New("anything else"), ExitFailed, ""},
 	} {

@@ -153,8 +153,10 @@ func (s *session) status(p *project) status {
 		return st
 	}
 	st.State = inst.Status
-	if at, ok := lima.IdleStopped(inst.Dir); ok && inst.Status == store.StatusStopped {
-		st.IdleStoppedAt = &at
+	if inst.Status == store.StatusStopped { // the console log is read only then
+		if at, ok := lima.IdleStopped(inst.Dir); ok {
+			st.IdleStoppedAt = &at
+		}
 	}
 	st.VMType = string(inst.VMType)
 	st.CPUs, st.Memory, st.Disk = inst.CPUs, inst.Memory, inst.Disk
