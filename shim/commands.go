@@ -103,6 +103,7 @@ func (s *session) cmdInit(args []string) error {
 	if err != nil {
 		return err
 	}
+	s.syncDockerConfig(p)
 	if p.config.Engine == lima.EngineHost {
 		s.printf("engine = \"host\": using the host's Docker engine, no VM to start")
 		return nil

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/dockerconfig"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
@@ -49,6 +50,10 @@ func (s *session) runTool(tool string, args []string) error {
 		// a call costs the remote round trip and no more.
 		overrides, socket = env.SSHEngineOverrides(p.paths, p.config.Engine), ""
 	}
+	if dir := dockerconfig.UserDir(s.getenv); dir != "" {
+		// For the calls docker makes back into the shim with our DOCKER_CONFIG.
+		overrides.Set[dockerconfig.UserVar] = dir
+	}
 	// What the next calls need to skip all this (see package fastpath).
 	rec := fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}
 	if socket != "" {
@@ -66,9 +71,20 @@ func (s *session) runTool(tool string, args []string) error {
 		rec.Mounted = lima.MountedRoots(p.paths.Root, inst)
 		s.warnUnmounted(p, inst)
 	}
+	s.syncDockerConfig(p)
 	fastpath.Save(p.paths.Root, rec, s.environ)
 	overrides.Set[depthVar] = guard.Set[depthVar]
 	return s.exec(real, append([]string{tool}, args...), env.Build(s.environ, overrides))
+}
+
+// syncDockerConfig gives the project's docker config the user's plugins
+// and credential helpers (package dockerconfig). The fast path skips it
+// until the user's config.json changes. A problem there never stops the
+// call: docker still works, with fewer plugins.
+func (s *session) syncDockerConfig(p *project) {
+	if err := dockerconfig.Sync(p.paths, s.getenv, p.config.InheritDockerConfig); err != nil {
+		s.printf("warning: %v", err)
+	}
 }
 
 // runLimactl is limactl with the environment pixi-lima gives it (the

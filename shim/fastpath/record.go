@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/fnv"
 	"os"
+	"path" // io/fs imports it, so os readies it first
 	"syscall"
 )
 
@@ -94,16 +95,28 @@ func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 }
 
 // key condenses the inputs of a record: the binary at exe (a rebuild may
-// derive other paths), the manifest (its settings) and every PIXI_LIMA_
-// variable but the two that only steer this call. Files count by identity,
-// size and modification time, not content: one stat each.
+// derive other paths), the manifest (its settings), the user's docker
+// config (the full path gives the project's config what it names: see
+// env/dockerconfig) and every PIXI_LIMA_ variable but those that only steer
+// this call. Files count by identity, size and modification time, not
+// content: one stat each.
 func key(root string, exe os.FileInfo, environ []string) (string, bool) {
 	manifest, err := manifest(root)
 	if err != nil {
 		return "", false
 	}
 	var b []byte
-	for _, info := range []os.FileInfo{exe, manifest} {
+	user := userConfig(environ)
+	userInfo, err := os.Stat(user)
+	if err != nil {
+		userInfo = nil // absent, or unreadable: a state of its own
+	}
+	b = append(append(b, user...), 0)
+	for _, info := range []os.FileInfo{exe, manifest, userInfo} {
+		if info == nil {
+			b = append(b, 0xff) // cannot collide with the 16 or 32 bytes of a stat
+			continue
+		}
 		n := []uint64{uint64(info.Size()), uint64(info.ModTime().UnixNano())}
 		if st, ok := info.Sys().(*syscall.Stat_t); ok {
 			n = append(n, uint64(st.Dev), uint64(st.Ino))
@@ -116,13 +129,45 @@ func key(root string, exe os.FileInfo, environ []string) (string, bool) {
 	}
 	for _, kv := range environ {
 		k, _, _ := cut(kv, '=')
-		if len(k) > len("PIXI_LIMA_") && k[:len("PIXI_LIMA_")] == "PIXI_LIMA_" && k != DepthVar && k != forceArg0Var {
+		if len(k) > len("PIXI_LIMA_") && k[:len("PIXI_LIMA_")] == "PIXI_LIMA_" && k != DepthVar && k != forceArg0Var && k != userDockerConfigVar {
 			b = append(append(b, kv...), 0)
 		}
 	}
 	h := fnv.New128a()
 	h.Write(b)
 	return hex(h.Sum(nil)), true
+}
+
+// userDockerConfigVar is dockerconfig.UserVar: the user's docker config
+// directory as the shim docker called back into found it. The key has the
+// directory already, in the file it names.
+const userDockerConfigVar = "PIXI_LIMA_USER_DOCKER_CONFIG"
+
+// userConfig is the config.json of dockerconfig.UserDir: DOCKER_CONFIG's
+// unless it is a project's (…/.pixi/docker), else userDockerConfigVar's,
+// else ~/.docker's; "" for none. Importing that package would order this
+// init late (encoding/json); record_test.go checks both agree. The path is
+// cleaned as UserDir's is: the shim docker calls back into finds it in
+// userDockerConfigVar, and must compute the same key.
+func userConfig(environ []string) string {
+	dir := lookup(environ, "DOCKER_CONFIG")
+	if dir == "" || isProjectDir(dir) {
+		dir = lookup(environ, userDockerConfigVar)
+		if home := lookup(environ, "HOME"); dir == "" && home != "" {
+			dir = home + "/.docker"
+		}
+	}
+	if dir == "" {
+		return ""
+	}
+	return path.Clean(dir + "/config.json")
+}
+
+// isProjectDir is dockerconfig.IsProjectDir.
+func isProjectDir(dir string) bool {
+	const project = "/.pixi/docker"
+	dir = path.Clean(dir)
+	return len(dir) >= len(project) && dir[len(dir)-len(project):] == project
 }
 
 // manifest stats the file the settings come from, as env.ManifestPath

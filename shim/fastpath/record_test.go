@@ -3,10 +3,12 @@ package fastpath
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/dockerconfig"
 )
 
 // TestKeyPyproject: in a pyproject.toml workspace the record is keyed by
@@ -87,5 +89,64 @@ func TestReaches(t *testing.T) {
 	got, ok2 := decode(data, "k")
 	if !ok || !ok2 || len(got.Mounted) != 2 || got.Mounted[1] != alias {
 		t.Errorf("round trip: %+v", got)
+	}
+}
+
+// TestKeyUserDockerConfig: the user's docker config.json is in the key, so
+// an edit there reaches the project's config at the next call (the full
+// path syncs it), and so is its absence. The call docker makes back into
+// the shim (`docker compose`: DOCKER_CONFIG is the project's, the user's
+// directory comes in dockerconfig.UserVar) computes the same key as the
+// user's call before it.
+func TestKeyUserDockerConfig(t *testing.T) {
+	f := newFixture(t)
+	home := filepath.Join(filepath.Dir(f.root), "home")
+	cfg := filepath.Join(home, ".docker", "config.json")
+	must(t, os.MkdirAll(filepath.Dir(cfg), 0o755))
+	base := []string{"HOME=" + home}
+	absent := mustKey(t, f, base)
+	must(t, os.WriteFile(cfg, []byte(`{"credsStore": "a"}`), 0o600))
+	k0 := mustKey(t, f, base)
+	if k0 == absent {
+		t.Error("~/.docker/config.json created: the key did not change")
+	}
+	later := time.Now().Add(time.Second)
+	must(t, os.Chtimes(cfg, later, later))
+	k1 := mustKey(t, f, base)
+	if k1 == k0 {
+		t.Error("~/.docker/config.json edited: the key did not change")
+	}
+	project := "DOCKER_CONFIG=" + env.NewPaths(f.root).DockerConfig
+	if k := mustKey(t, f, append(slices.Clone(base), project)); k != k1 {
+		t.Error("DOCKER_CONFIG=the project's own changed the key; the user's config is still ~/.docker's")
+	}
+
+	// The user's own DOCKER_CONFIG, with nothing in it.
+	other := filepath.Join(filepath.Dir(f.root), "cfg")
+	mine := append(slices.Clone(base), "DOCKER_CONFIG="+other)
+	if mustKey(t, f, mine) == k1 {
+		t.Error("the user's DOCKER_CONFIG did not change the key")
+	}
+	if mustKey(t, f, mine) == absent {
+		t.Error("two absent configs of different directories share a key")
+	}
+	nested := append(slices.Clone(base), project, dockerconfig.UserVar+"="+other+"/")
+	if mustKey(t, f, nested) != mustKey(t, f, mine) {
+		t.Error("the call back from docker has another key than the user's call")
+	}
+
+	// This package's rule is dockerconfig.UserDir's.
+	for _, environ := range [][]string{
+		base, mine, nested,
+		{"HOME=/h/"}, {"HOME=/h", "DOCKER_CONFIG=/x/.pixi/docker/"}, {"DOCKER_CONFIG=/c//d/"},
+		{"HOME=/h", "DOCKER_CONFIG=/r/.pixi/docker", dockerconfig.UserVar + "=/u"}, {},
+	} {
+		want := dockerconfig.UserDir(func(k string) string { return lookup(environ, k) })
+		if want != "" {
+			want = filepath.Join(want, "config.json")
+		}
+		if got := userConfig(environ); got != want {
+			t.Errorf("%v: the fast path keys on %q, dockerconfig reads %q", environ, got, want)
+		}
 	}
 }

@@ -1,0 +1,451 @@
+// Package dockerconfig keeps a project's docker client config in step with
+// the user's.
+//
+// pixi-lima runs docker with DOCKER_CONFIG=<root>/.pixi/docker, so that a
+// project's logins and contexts stay in the project. That also hides what
+// the user set up once for every docker: CLI plugins (~/.docker/cli-plugins,
+// Homebrew's and Docker Desktop's) and credential helpers (the macOS
+// keychain). Sync writes into the project's config.json the three keys that
+// point docker back at them, cliPluginsExtraDirs, credsStore and
+// credHelpers, and links the docker-buildx of the project's environment as
+// a plugin. The user's config is only ever read: nothing is written there,
+// and nothing else of it (auths, the secrets) is copied.
+package dockerconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/pixi-lima/pixi-lima/env"
+)
+
+// UserVar carries the user's docker config directory, as UserDir found it,
+// to the calls docker makes back into the shim (`docker compose` runs the
+// plugin link with the project's DOCKER_CONFIG): they inherit from the same
+// place, and share the fast path's record.
+const UserVar = "PIXI_LIMA_USER_DOCKER_CONFIG"
+
+// SystemPluginDirs are where docker's CLI plugins are installed outside any
+// config directory, in the order they are searched: Homebrew on Apple
+// silicon and on Intel, Docker Desktop, then docker's own Linux defaults
+// (docker/cli cli-plugins/manager/manager_unix.go). Only those that exist
+// are listed.
+var SystemPluginDirs = []string{
+	"/opt/homebrew/lib/docker/cli-plugins",
+	"/usr/local/lib/docker/cli-plugins",
+	"/Applications/Docker.app/Contents/Resources/cli-plugins",
+	"/usr/libexec/docker/cli-plugins",
+	"/usr/lib/docker/cli-plugins",
+}
+
+// The keys of config.json that Sync manages; every other key is the
+// project's own and kept as it is.
+const (
+	keyPluginDirs  = "cliPluginsExtraDirs"
+	keyCredsStore  = "credsStore"
+	keyCredHelpers = "credHelpers"
+)
+
+var managed = []string{keyPluginDirs, keyCredsStore, keyCredHelpers}
+
+// MemoryFile is what Sync wrote last, beside the config it wrote it to:
+// a value there that no longer equals it is the user's edit.
+const MemoryFile = "pixi-lima-inherited.json"
+
+// buildx is the plugin conda-forge's docker-buildx ships only as a binary.
+const buildx = "docker-buildx"
+
+// UserDir is the docker config directory the user's own docker uses: the
+// caller's DOCKER_CONFIG unless it is a project's (docker passes ours to
+// the plugins it runs), else what the shim before found (UserVar), else
+// ~/.docker. "" when there is none to read.
+func UserDir(getenv func(string) string) string {
+	if dir := getenv("DOCKER_CONFIG"); dir != "" && !IsProjectDir(dir) {
+		return filepath.Clean(dir)
+	}
+	if dir := getenv(UserVar); dir != "" {
+		return filepath.Clean(dir)
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".docker")
+	}
+	return ""
+}
+
+// IsProjectDir says whether dir is a project's DOCKER_CONFIG
+// (env.Paths.DockerConfig), which is never the user's.
+func IsProjectDir(dir string) bool {
+	return strings.HasSuffix(filepath.Clean(dir), "/.pixi/docker")
+}
+
+// Sync brings the project's docker client config in step with the user's
+// (see the package comment), in the caller's environment (DOCKER_CONFIG,
+// HOME, PATH). With inherit false it removes what it inherited before and
+// inherits nothing; the buildx link stays, being the project's own. It
+// writes only what changed, and a problem with one part does not stop the
+// others: the error lists them all. In a project without .pixi it does
+// nothing.
+func Sync(p env.Paths, getenv func(string) string, inherit bool) error {
+	return options{
+		dir:        p.DockerConfig,
+		bin:        p.Bin,
+		userDir:    UserDir(getenv),
+		path:       getenv("PATH"),
+		inherit:    inherit,
+		systemDirs: SystemPluginDirs,
+	}.sync()
+}
+
+// options are Sync's inputs, spelled out for the tests.
+type options struct {
+	dir        string // the project's DOCKER_CONFIG
+	bin        string // the project's .pixi/bin: the shim, never docker-buildx
+	userDir    string // UserDir; "" for none
+	path       string // PATH, searched for docker-buildx
+	inherit    bool
+	systemDirs []string
+}
+
+// memory is MemoryFile: the managed values config.json holds as Sync set
+// them, and the target of the buildx link Sync made.
+type memory struct {
+	Keys   map[string]json.RawMessage `json:"keys,omitempty"`
+	Buildx string                     `json:"buildx,omitempty"`
+}
+
+func (o options) sync() error {
+	// A project without .pixi has no pixi-lima installed (the shim was run
+	// from elsewhere, a cheap call such as docker --version): create
+	// nothing there. Docker creates the directory if it needs it.
+	if _, err := os.Stat(filepath.Dir(o.dir)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(o.dir, "cli-plugins"), 0o755); err != nil {
+		return err
+	}
+	// Several shims may run at once (docker compose up in two shells, a
+	// build's plugin calls): one at a time reads and writes these files.
+	unlock, err := lockDir(o.dir)
+	if err != nil {
+		return fmt.Errorf("cannot lock %s: %w", o.dir, err)
+	}
+	defer unlock()
+
+	var last memory
+	memFile := filepath.Join(o.dir, MemoryFile)
+	if data, err := os.ReadFile(memFile); err == nil {
+		// A damaged record counts as none: a value equal to the one to
+		// inherit is ours again (merge), so nothing is lost but a removal.
+		_ = json.Unmarshal(data, &last)
+	}
+	var errs []error
+	next := last
+	if keys, err := o.syncConfig(last.Keys); err != nil {
+		errs = append(errs, err)
+	} else {
+		next.Keys = keys
+	}
+	if target, err := o.syncBuildx(last.Buildx); err != nil {
+		errs = append(errs, err)
+	} else {
+		next.Buildx = target
+	}
+	old, _ := json.Marshal(last)
+	data, err := json.Marshal(next)
+	if err == nil && !bytes.Equal(old, data) {
+		err = writeFile(memFile, data, 0o644)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("cannot record what it inherited in %s: %w", memFile, err))
+	}
+	return errors.Join(errs...)
+}
+
+// syncConfig merges the inherited values into the project's config.json
+// and returns the managed values it now holds as Sync set them.
+func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.RawMessage, error) {
+	want, err := o.inherited()
+	if err != nil {
+		return last, err
+	}
+	file := filepath.Join(o.dir, "config.json")
+	doc := map[string]json.RawMessage{}
+	perm := fs.FileMode(0o600) // docker's, for a file that may hold auths
+	data, err := os.ReadFile(file)
+	switch {
+	case err == nil:
+		if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &doc) != nil {
+			return last, fmt.Errorf("%s is not valid JSON, so it is left as it is and docker there has none of your plugins and credential helpers (hint: fix it, or remove it and pixi-lima writes it again)", file)
+		}
+		if info, err := os.Stat(file); err == nil {
+			perm = info.Mode().Perm()
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return last, err
+	}
+	if doc == nil { // the file said null
+		doc = map[string]json.RawMessage{}
+	}
+	owned, changed := merge(doc, last, want)
+	if !changed {
+		return owned, nil
+	}
+	if err := writeFile(file, encode(doc), perm); err != nil {
+		return last, fmt.Errorf("cannot write %s: %w", file, err)
+	}
+	return owned, nil
+}
+
+// inherited returns the managed values the project's config should hold,
+// read from the user's config; none when inheriting is off.
+func (o options) inherited() (map[string]json.RawMessage, error) {
+	want := map[string]json.RawMessage{}
+	if !o.inherit {
+		return want, nil
+	}
+	var user struct {
+		CredsStore          string            `json:"credsStore"`
+		CredHelpers         map[string]string `json:"credHelpers"`
+		CLIPluginsExtraDirs []string          `json:"cliPluginsExtraDirs"`
+	}
+	var dirs []string
+	if o.userDir != "" {
+		file := filepath.Join(o.userDir, "config.json")
+		data, err := os.ReadFile(file)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cannot read your docker config: %w", err)
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			if err := json.Unmarshal(data, &user); err != nil {
+				return nil, fmt.Errorf("your docker config %s is not valid docker config JSON (%v), so the project keeps what it inherited before", file, err)
+			}
+		}
+		dirs = append(dirs, filepath.Join(o.userDir, "cli-plugins"))
+	}
+	// Docker searches cliPluginsExtraDirs first and runs the first plugin
+	// of a name it finds (cli-plugins/manager getPluginDirs): the project's
+	// own plugins (its Compose link, its buildx) come before the user's.
+	dirs = append([]string{filepath.Join(o.dir, "cli-plugins")}, dirs...)
+	dirs = append(dirs, user.CLIPluginsExtraDirs...)
+	for _, dir := range o.systemDirs {
+		if info, err := os.Stat(dir); err == nil && info.IsDir() {
+			dirs = append(dirs, dir)
+		}
+	}
+	set := func(key string, v any) {
+		if data, err := json.Marshal(v); err == nil {
+			want[key] = data
+		}
+	}
+	set(keyPluginDirs, dedupe(dirs))
+	if user.CredsStore != "" {
+		set(keyCredsStore, user.CredsStore)
+	}
+	if len(user.CredHelpers) > 0 {
+		set(keyCredHelpers, user.CredHelpers)
+	}
+	return want, nil
+}
+
+// merge sets each managed key of doc to its value in want, or removes it
+// when want has none, unless the user wrote their own value there: one
+// that is neither what Sync wrote last (last) nor the one it would write
+// now. It returns the managed values doc holds as Sync set them, and
+// whether doc changed. Other keys are never touched.
+func merge(doc, last, want map[string]json.RawMessage) (owned map[string]json.RawMessage, changed bool) {
+	owned = map[string]json.RawMessage{}
+	for _, key := range managed {
+		cur, has := doc[key]
+		if has && !same(cur, last[key]) && !same(cur, want[key]) {
+			continue // the user's
+		}
+		v, ok := want[key]
+		switch {
+		case ok:
+			owned[key] = v
+			if !has || !same(cur, v) {
+				doc[key], changed = v, true
+			}
+		case has:
+			delete(doc, key)
+			changed = true
+		}
+	}
+	return owned, changed
+}
+
+// same says whether two JSON values are equal, however they are spaced and
+// their object keys ordered (docker rewrites the file on `docker login`).
+func same(a, b json.RawMessage) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return canonical(a) == canonical(b)
+}
+
+func canonical(v json.RawMessage) string {
+	var x any
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	if d.Decode(&x) != nil {
+		return "invalid:" + string(v)
+	}
+	out, _ := json.Marshal(x) // object keys sorted
+	return string(out)
+}
+
+// encode writes doc as docker's configfile does (tab-indented, keys
+// sorted), but leaves <, > and & in values as they were.
+func encode(doc map[string]json.RawMessage) []byte {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	e.SetIndent("", "\t")
+	_ = e.Encode(doc) // RawMessages from a successful decode always encode
+	return b.Bytes()
+}
+
+// dedupe keeps the first of each directory.
+func dedupe(dirs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, dir := range dirs {
+		if clean := filepath.Clean(dir); !seen[clean] {
+			seen[clean] = true
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
+// syncBuildx links cli-plugins/docker-buildx to the docker-buildx on PATH:
+// conda-forge's package installs only bin/docker-buildx, so docker would
+// not find it as a plugin. It replaces or removes the link it made (last)
+// when that one changed or went away, and never touches anything else
+// there (install.sh's docker-compose link, a plugin the user put there).
+// It returns the link's target when the link is Sync's.
+func (o options) syncBuildx(last string) (string, error) {
+	link := filepath.Join(o.dir, "cli-plugins", buildx)
+	found := o.findBuildx()
+	info, err := os.Lstat(link)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if found == "" {
+			return "", nil
+		}
+	case err != nil:
+		return "", err
+	case info.Mode()&fs.ModeSymlink == 0:
+		return "", nil // the user's own plugin
+	default:
+		cur, err := os.Readlink(link)
+		if err != nil {
+			return "", err
+		}
+		if cur == found {
+			return found, nil
+		}
+		if cur != last {
+			return "", nil // a link the user made
+		}
+		if found == "" {
+			if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return last, err
+			}
+			return "", nil
+		}
+	}
+	// A new link under a name docker skips (no docker- prefix), renamed
+	// over the old: docker never sees the plugin missing.
+	tmp := filepath.Join(o.dir, "cli-plugins", fmt.Sprintf(".%s.%d", buildx, os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(found, tmp); err != nil {
+		return last, fmt.Errorf("cannot link %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return last, fmt.Errorf("cannot link %s: %w", link, err)
+	}
+	return found, nil
+}
+
+// findBuildx is the first docker-buildx on PATH outside the project's
+// .pixi/bin and its plugin directory, as an absolute path; "" for none.
+func (o options) findBuildx() string {
+	var skip []os.FileInfo
+	for _, dir := range []string{o.bin, filepath.Join(o.dir, "cli-plugins")} {
+		if info, err := os.Stat(dir); err == nil {
+			skip = append(skip, info)
+		}
+	}
+	for _, dir := range filepath.SplitList(o.path) {
+		if !filepath.IsAbs(dir) {
+			continue // a link must not depend on the directory docker runs in
+		}
+		info, err := os.Stat(dir)
+		if err != nil || sameAny(info, skip) {
+			continue
+		}
+		candidate := filepath.Join(dir, buildx)
+		if info, err := os.Stat(candidate); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+			return candidate
+		}
+	}
+	return ""
+}
+
+func sameAny(info os.FileInfo, list []os.FileInfo) bool {
+	for _, other := range list {
+		if os.SameFile(info, other) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFile replaces path atomically: a concurrent reader (docker) sees the
+// old file or the new, never a part.
+func writeFile(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cherr := tmp.Chmod(perm)
+	if err := errors.Join(werr, cherr, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return nil
+}
+
+// lockDir takes an exclusive flock on dir itself (as Lima's
+// pkg/lockutil.WithDirLock does), so no lock file is left behind.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil // closing releases the lock
+}
