@@ -9,7 +9,7 @@
 // needs none of them. The linker orders inits by dependency and, among
 // packages that are ready, by import path (the Go spec, "Package
 // initialization"), so this package imports only packages the runtime
-// readies first (os, syscall, bytes, hash/fnv, time) and its init runs
+// readies first (os, syscall, bytes, hash/fnv, path, time) and its init runs
 // about 20th, before all of Lima's. tests/fastpath_test.go checks that.
 //
 // The fast path cannot read the project's settings here: a TOML parser
