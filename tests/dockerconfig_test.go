@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -294,19 +293,5 @@ func contentSnapshot(t *testing.T, root string) map[string]string {
 
 // snapshotDiff lists what differs between two snapshots; "" when nothing.
 func snapshotDiff(before, after map[string]string) string {
-	var lines []string
-	for path, was := range before {
-		if now, ok := after[path]; !ok {
-			lines = append(lines, "removed "+path)
-		} else if now != was {
-			lines = append(lines, fmt.Sprintf("changed %s:\n    %s\n  → %s", path, was, now))
-		}
-	}
-	for path := range after {
-		if _, ok := before[path]; !ok {
-			lines = append(lines, "added "+path)
-		}
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+	return strings.Join(treeDiff(before, after), "\n")
 }

@@ -106,15 +106,15 @@ func snapshotTree(t testing.TB, root string) map[string]entry {
 	return snap
 }
 
-// sameTree reports every entry added, removed or changed between two snapshots.
-func sameTree(t testing.TB, before, after map[string]entry) {
-	t.Helper()
+// treeDiff lists, sorted, every entry added, removed or changed between
+// two snapshots.
+func treeDiff[E comparable](before, after map[string]E) []string {
 	var diffs []string
 	for path, b := range before {
 		if a, ok := after[path]; !ok {
 			diffs = append(diffs, "removed "+path)
 		} else if a != b {
-			diffs = append(diffs, fmt.Sprintf("changed %s:\n    %s\n  → %s", path, b, a))
+			diffs = append(diffs, fmt.Sprintf("changed %s:\n    %v\n  → %v", path, b, a))
 		}
 	}
 	for path := range after {
@@ -122,8 +122,14 @@ func sameTree(t testing.TB, before, after map[string]entry) {
 			diffs = append(diffs, "added "+path)
 		}
 	}
-	if len(diffs) > 0 {
-		slices.Sort(diffs)
+	slices.Sort(diffs)
+	return diffs
+}
+
+// sameTree reports every entry added, removed or changed between two snapshots.
+func sameTree(t testing.TB, before, after map[string]entry) {
+	t.Helper()
+	if diffs := treeDiff(before, after); len(diffs) > 0 {
 		if n := len(diffs); n > 8 {
 			diffs = append(diffs[:8], fmt.Sprintf("… and %d more", n-8))
 		}
