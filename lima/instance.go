@@ -364,12 +364,15 @@ const trimWait = 2 * time.Minute
 
 // Trim has the guest discard its file systems' free blocks (fstrim). QEMU
 // attaches Lima's disks with discard=on, so they become holes in the disk
-// files and the host gets the space back.
+// files and the host gets the space back. sync comes first: ext4 frees the
+// blocks of a deleted file only when its journal commits (every 5 s), and
+// fstrim skips blocks that are not free yet, so a prune right after a
+// `docker rm` would give back nothing of that container.
 func (m *Manager) Trim(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, trimWait)
 	defer cancel()
 	return m.Limactl.Run(ctx, fmt.Sprintf("trimming the disk of VM %q", m.Config.Name),
-		"--tty=false", "shell", "--workdir", "/", m.Config.Name, "sudo", "fstrim", "--all", "--verbose")
+		"--tty=false", "shell", "--workdir", "/", m.Config.Name, "sudo", "sh", "-c", "sync && fstrim --all --verbose")
 }
 
 // Delete removes the instance and its disk. Callers confirm first.
