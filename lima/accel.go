@@ -20,9 +20,11 @@ var tcgArgs = map[limayaml.Arch]string{
 
 // TCGFallback returns the QEMU_SYSTEM_<ARCH> variable that makes Lima use
 // software emulation, when QEMU is the VM type on Linux, KVM is not
-// usable, and the user has not chosen an emulator command themselves.
+// usable, and the user has not chosen an emulator command themselves. On
+// Linux every VM runs with QEMU (ResolveVMType) unless vm-type says vz,
+// which Lima then refuses anyway.
 func TCGFallback(vmType string, getenv func(string) string) (key, value string, ok bool) {
-	if runtime.GOOS != "linux" || !UsesQEMU(vmType) {
+	if runtime.GOOS != "linux" || vmType == VZ {
 		return "", "", false
 	}
 	arch := limayaml.NewArch(runtime.GOARCH)

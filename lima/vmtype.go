@@ -128,11 +128,3 @@ func versionAtLeast(v string, major, minor int) bool {
 	}
 	return got[0] > major || got[0] == major && got[1] >= minor
 }
-
-// UsesQEMU says whether a new VM of vm-type vmType runs with QEMU on this
-// host. TCGFallback asks it on Linux only; the callers that can know the
-// instance and template use ResolveVMType.
-func UsesQEMU(vmType string) bool {
-	t, _ := ResolveVMType(ThisHost(), Guest{VMType: vmType})
-	return t == QEMU
-}
