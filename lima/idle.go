@@ -38,25 +38,43 @@ func idleProvision(limit time.Duration) map[string]string {
 ` + idleMarker + `
 set -eu
 echo ` + strconv.Itoa(int(limit.Seconds())) + ` >/run/pixi-lima-idle-limit
-rm -f /run/pixi-lima-idle-since
+rm -f /run/pixi-lima-idle-since /run/pixi-lima-idle-checked
 mkdir -p /usr/local/libexec
 cat >/usr/local/libexec/pixi-lima-idle <<'WATCHER'
 #!/bin/sh
-# Idle: no container runs (no containerd shim, which every running container
-# has, however silent) and no client is connected to a docker socket (a
-# build, pull or logs -f holds one: the server's end of each connection is
-# listed in /proc/net/unix with the socket's path, state 03).
+# Idle means nothing happened since the last look, not only at it.
 limit=$(cat /run/pixi-lima-idle-limit 2>/dev/null) || exit 0
 now=$(cut -d. -f1 /proc/uptime)
-if pgrep -f containerd-shim >/dev/null ||
-  awk '$6 == "03" && $8 ~ /docker\.sock$/ { busy = 1 } END { exit !busy }' /proc/net/unix ||
-  [ ! -s /run/pixi-lima-idle-since ]; then
+last=$(cat /run/pixi-lima-idle-checked 2>/dev/null) || last=0
+clock=$(date +%s)
+echo "$clock" >/run/pixi-lima-idle-checked
+busy() {
+  # A container runs (every running container has a containerd shim,
+  # however silent it is).
+  pgrep -f containerd-shim >/dev/null && return 0
+  # A client is connected to a docker socket (a build, pull or logs -f
+  # holds one): the server's end of each connection is listed in
+  # /proc/net/unix with the socket's path, state 03.
+  awk '$6 == "03" && $8 ~ /docker\.sock$/ { busy = 1 } END { exit !busy }' /proc/net/unix && return 0
+  # A shell session through Lima's ssh (limactl shell): a child of sshd
+  # that is not sshd itself (nor a file server for mounts).
+  ps -e -o pid=,ppid=,comm= | awk '$3 ~ /^sshd/ { sshd[$1] = 1; next } $3 != "sftp-server" { ppid[$1] = $2 }
+    END { for (p in ppid) if (ppid[p] in sshd) busy = 1; exit !busy }' && return 0
+  # The engine did something since the last look: a short docker run, a
+  # pull or an exec leaves events, however quickly it ended.
+  for sock in /var/run/docker.sock /run/user/*/docker.sock; do
+    [ -S "$sock" ] || continue
+    [ -n "$(DOCKER_HOST="unix://$sock" timeout 20 docker events --since "$last" --until "$clock" --format x 2>/dev/null | head -c 1)" ] && return 0
+  done
+  return 1
+}
+if busy || [ ! -s /run/pixi-lima-idle-since ]; then
   echo "$now" >/run/pixi-lima-idle-since
   exit 0
 fi
 [ $((now - $(cat /run/pixi-lima-idle-since))) -ge "$limit" ] || exit 0
 # The console is Lima's serial.log: pixi-lima status reads this line.
-echo "<2>pixi-lima: idle-stop at $(date -u +%Y-%m-%dT%H:%M:%SZ): no container and no docker client for ${limit}s; powering off" >/dev/kmsg
+echo "<2>pixi-lima: idle-stop at $(date -u +%Y-%m-%dT%H:%M:%SZ): no container, no docker client, no shell and no docker event for ${limit}s; powering off" >/dev/kmsg
 systemctl poweroff
 WATCHER
 chmod 755 /usr/local/libexec/pixi-lima-idle

@@ -75,54 +75,73 @@ func (m *Manager) Inspect() (*store.Instance, error) { return Inspect(m.Paths, m
 // forwarded by Lima's host agent a moment after the guest is up.
 const socketGrace = 60 * time.Second
 
+// hold takes the instance lock, which every change to the VM takes: a
+// docker call from another terminal must not start the VM in the middle of
+// a stop, nor a delete remove it under a boot. The wait is bounded by the
+// longest that a holder's own work takes, a boot and a stop.
+func (m *Manager) hold(doing string) (*Lock, error) {
+	if err := os.MkdirAll(m.Paths.LimaHome, 0o755); err != nil {
+		return nil, err
+	}
+	within := m.startTimeout() + guestShutdownWait
+	l, err := Acquire(m.Paths.LockFile(), doing, within, func(holder string) {
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is busy: %s; waiting up to %s …\n", m.Config.Name, holder, within)
+	})
+	var busy *BusyError
+	if errors.As(err, &busy) {
+		return nil, &HintError{Msg: fmt.Sprintf("VM %q stayed busy: %v", m.Config.Name, err),
+			Hint: "if that process hangs, end it; then run the command again"}
+	}
+	return l, err
+}
+
+// startTimeout is what limactl start is given: Lima's 10 minutes, or
+// bootWait under emulation.
+func (m *Manager) startTimeout() time.Duration {
+	if m.softwareEmulation {
+		return bootWait
+	}
+	return 10 * time.Minute
+}
+
+// HintError is a failure whose next step this package knows best.
+type HintError struct{ Msg, Hint string }
+
+func (e *HintError) Error() string { return e.Msg }
+
 // Ensure makes the engine answer: it creates the instance if missing, starts
 // it if stopped, and repairs what Lima leaves half-done. Lock, re-check, act:
 // concurrent callers wait for one start instead of racing limactl.
 func (m *Manager) Ensure(ctx context.Context) error {
-	sock := m.Socket()
-	if ping.Engine(sock, 2*time.Second) {
+	if ping.Engine(m.Socket(), 2*time.Second) {
 		return nil
 	}
-	if err := os.MkdirAll(m.Paths.LimaHome, 0o755); err != nil {
-		return err
-	}
-	lock, ok, err := TryLock(m.Paths.LockFile())
+	lock, err := m.hold("starting it")
 	if err != nil {
 		return err
 	}
-	if !ok {
-		fmt.Fprintf(m.Stderr, "pixi-lima: another pixi-lima is starting VM %q; waiting …\n", m.Config.Name)
-		if lock, err = WaitLock(m.Paths.LockFile()); err != nil {
-			return err
-		}
-	}
 	defer lock.Unlock()
-	if ping.Engine(sock, 2*time.Second) {
+	return m.ensure(ctx)
+}
+
+// ensure is Ensure with the lock held.
+func (m *Manager) ensure(ctx context.Context) error {
+	if ping.Engine(m.Socket(), 2*time.Second) {
 		return nil
 	}
 	inst, err := m.Inspect()
 	if err != nil {
 		return err
 	}
+	if inst != nil && inst.Status == store.StatusRunning {
+		var answers bool
+		if inst, answers, err = m.whenSilent(ctx); err != nil || answers {
+			return err
+		}
+	}
 	switch {
 	case inst == nil:
 		if err := m.create(ctx); err != nil {
-			return err
-		}
-	case inst.Status == store.StatusRunning:
-		// A boot whose starter died (a killed shim leaves limactl start
-		// running) is still under way: wait for it rather than restart it.
-		if m.booting() {
-			fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is still booting; waiting for it …\n", m.Config.Name)
-			m.waitBooted(ctx, bootWait)
-		}
-		// Lima says running but docker is silent: maybe dockerd is still
-		// starting; otherwise the forward or the guest is wedged.
-		if ping.Wait(sock, socketGrace/2) {
-			return nil
-		}
-		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is running but docker does not answer on %s; restarting it\n", m.Config.Name, sock)
-		if err := m.Limactl.Run(ctx, "stopping VM", "--tty=false", "stop", m.Config.Name); err != nil {
 			return err
 		}
 	case inst.Status == store.StatusBroken:
@@ -133,6 +152,40 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		return fmt.Errorf("VM %q is in state %q: %s", m.Config.Name, inst.Status, joinErrors(inst.Errors))
 	}
 	return m.start(ctx, inst)
+}
+
+// whenSilent deals with a VM that Lima says runs while docker does not
+// answer. A boot under way is waited for, and so is a guest that powers
+// itself off for idle-stop, which is then started again. A running VM is
+// never restarted behind the user's back: a busy dockerd or a forward that
+// sleep broke would cost every container of the project. It returns the
+// instance as it now is, or answers when docker came up.
+func (m *Manager) whenSilent(ctx context.Context) (inst *store.Instance, answers bool, err error) {
+	if m.booting() {
+		// A boot whose starter died (a killed shim leaves limactl start
+		// running) is still under way: wait for it rather than restart it.
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is still booting; waiting for it …\n", m.Config.Name)
+		m.waitBooted(ctx, bootWait)
+	}
+	said := false
+	for deadline := time.Now().Add(socketGrace / 2); ; time.Sleep(time.Second) {
+		if ping.Engine(m.Socket(), 2*time.Second) {
+			return nil, true, nil
+		}
+		if inst, err = m.Inspect(); err != nil || inst == nil || inst.Status != store.StatusRunning {
+			return inst, false, err
+		}
+		if _, idle := IdleStopped(m.dir()); idle && !said {
+			fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is powering itself off (idle-stop); waiting to start it again …\n", m.Config.Name)
+			deadline, said = time.Now().Add(guestShutdownWait), true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, false, &HintError{
+				Msg:  fmt.Sprintf("VM %q is running, but docker has not answered on %s for %s", m.Config.Name, m.Socket(), socketGrace/2),
+				Hint: "pixi-lima restart (it stops the VM's containers; pixi-lima doctor first shows what is wrong)",
+			}
+		}
+	}
 }
 
 // create runs `limactl create` with the project's settings. If it fails,
@@ -222,11 +275,8 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}
-	restart := []string{"--tty=false", "start", m.Config.Name}
-	if m.softwareEmulation {
-		// Lima's 10 minutes are too few for an emulated boot on a busy host.
-		restart = append(restart, "--timeout="+bootWait.String())
-	}
+	// Lima's 10 minutes are too few for an emulated boot on a busy host.
+	restart := []string{"--tty=false", "start", m.Config.Name, "--timeout=" + m.startTimeout().String()}
 	args := restart
 	if inst != nil {
 		if expr := m.ApplyExpression(inst); expr != "" {
@@ -319,21 +369,61 @@ func (m *Manager) waitBooted(ctx context.Context, within time.Duration) {
 // Stop shuts the guest down cleanly (limactl stop); a Broken instance
 // goes through recoverBroken. kill is `stop --force`: QEMU is killed at
 // once, without a shutdown of the guest, and only the user asks for it.
-func (m *Manager) Stop(ctx context.Context, inst *store.Instance, kill bool) error {
+// It holds the instance lock, so it looks again at the instance once the
+// lock is its own.
+func (m *Manager) Stop(ctx context.Context, kill bool) error {
+	lock, err := m.hold("stopping it")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return m.stop(ctx, kill)
+}
+
+// stop is Stop with the lock held.
+func (m *Manager) stop(ctx context.Context, kill bool) error {
+	inst, err := m.Inspect()
+	if err != nil {
+		return err
+	}
 	switch {
+	case inst == nil:
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q does not exist; nothing to stop\n", m.Config.Name)
+		return nil
 	case kill:
 		forgetForeignPIDs(m.dir(), m.Stderr)
 		return m.Limactl.Run(ctx, fmt.Sprintf("killing VM %q (stop --force)", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
-	case inst != nil && inst.Status == store.StatusBroken:
+	case inst.Status == store.StatusStopped:
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is already stopped\n", m.Config.Name)
+		return nil
+	case inst.Status == store.StatusBroken:
 		return m.recoverBroken(ctx, inst)
-	case inst != nil && inst.Status == store.StatusRunning:
+	case inst.Status == store.StatusRunning:
 		// Give freed space back on the way down, as Rancher Desktop does:
 		// what containers deleted since the last trim would stay allocated.
-		if err := m.Trim(ctx); err != nil {
+		if err := m.trim(ctx); err != nil {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: could not trim the VM's disk (%v); stopping it all the same\n", err)
 		}
 	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), "--tty=false", "stop", m.Config.Name)
+}
+
+// Restart stops the VM if it runs and starts it, under one hold of the
+// lock, so that no other call starts it in between with the old settings.
+func (m *Manager) Restart(ctx context.Context) error {
+	lock, err := m.hold("restarting it")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if inst, err := m.Inspect(); err != nil {
+		return err
+	} else if inst != nil && inst.Status != store.StatusStopped {
+		if err := m.stop(ctx, false); err != nil {
+			return err
+		}
+	}
+	return m.ensure(ctx)
 }
 
 // recoverBroken clears what a dead host agent left (a host crash, a killed
@@ -364,19 +454,48 @@ const trimWait = 2 * time.Minute
 
 // Trim has the guest discard its file systems' free blocks (fstrim). QEMU
 // attaches Lima's disks with discard=on, so they become holes in the disk
-// files and the host gets the space back. sync comes first: ext4 frees the
+// files and the host gets the space back. It holds the instance lock and
+// trims only a running VM.
+func (m *Manager) Trim(ctx context.Context) error {
+	lock, err := m.hold("trimming its disk")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if inst, err := m.Inspect(); err != nil {
+		return err
+	} else if inst == nil || inst.Status != store.StatusRunning {
+		return &HintError{Msg: fmt.Sprintf("VM %q is not running, so its disk was not trimmed", m.Config.Name),
+			Hint: "pixi-lima prune (it starts the VM and trims)"}
+	}
+	return m.trim(ctx)
+}
+
+// trim is Trim with the lock held. sync comes first: ext4 frees the
 // blocks of a deleted file only when its journal commits (every 5 s), and
 // fstrim skips blocks that are not free yet, so a prune right after a
 // `docker rm` would give back nothing of that container.
-func (m *Manager) Trim(ctx context.Context) error {
+func (m *Manager) trim(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, trimWait)
 	defer cancel()
 	return m.Limactl.Run(ctx, fmt.Sprintf("trimming the disk of VM %q", m.Config.Name),
 		"--tty=false", "shell", "--workdir", "/", m.Config.Name, "sudo", "sh", "-c", "sync && fstrim --all --verbose")
 }
 
-// Delete removes the instance and its disk. Callers confirm first.
+// Delete removes the instance and its disk, under the instance lock: a
+// boot under way ends first. Callers confirm first.
 func (m *Manager) Delete(ctx context.Context) error {
+	lock, err := m.hold("deleting it")
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if inst, err := m.Inspect(); err != nil {
+		return err
+	} else if inst == nil {
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q does not exist (any more); nothing to delete\n", m.Config.Name)
+		return nil
+	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("deleting VM %q", m.Config.Name), "--tty=false", "delete", "--force", m.Config.Name)
 }
 

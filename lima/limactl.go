@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,7 +34,8 @@ type StageError struct {
 	Hint  string   // the next step, where the stage knows it better than a generic one
 }
 
-func (e *StageError) Error() string { return fmt.Sprintf("error at %q: %v", e.Stage, e.Err) }
+// Error quotes the stage in single quotes: stages name VMs in double ones.
+func (e *StageError) Error() string { return fmt.Sprintf("error at '%s': %v", e.Stage, e.Err) }
 func (e *StageError) Unwrap() error { return e.Err }
 
 const tailLines = 15
@@ -42,9 +45,11 @@ const tailLines = 15
 func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 	begin := time.Now()
 	fmt.Fprintf(l.Stderr, "pixi-lima: %s …\n", stage)
-	cmd := exec.CommandContext(ctx, l.Path, args...)
-	cmd.Env = l.Env
-	cmd.Stdin = nil
+	// An interrupt ends limactl's whole group (see command); what it
+	// started in the background, Lima's host agent, runs on as before.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := l.command(ctx, args)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -59,6 +64,9 @@ func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 	}
 	tail := l.follow(out, logFile, begin)
 	err = cmd.Wait()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	}
 	if l.TTY {
 		fmt.Fprint(l.Stderr, "\r\033[K")
 	}
@@ -71,8 +79,7 @@ func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 
 // Output runs limactl quietly and returns its stdout (for `--version`, `list`).
 func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, l.Path, args...)
-	cmd.Env = l.Env
+	cmd := l.command(ctx, args)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -80,6 +87,20 @@ func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
 		return out, fmt.Errorf("limactl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// command is limactl in a process group of its own, which an ended ctx
+// kills whole: `limactl shell` runs ssh as its child, and a killed limactl
+// alone would leave ssh running, holding our pipe open, so that Wait
+// would never return. WaitDelay bounds Wait even against a child that
+// escaped the group.
+func (l Limactl) command(ctx context.Context, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, l.Path, args...)
+	cmd.Env = l.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
 }
 
 // follow copies limactl's lines to stderr (on a terminal, as one grey

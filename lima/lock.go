@@ -2,13 +2,18 @@ package lima
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Lock is an exclusive flock on a file in LIMA_HOME. Lock, re-check, act:
-// whoever takes it second finds the VM already running.
+// Lock is an exclusive flock on a file in LIMA_HOME, taken around every
+// change to the instance. Lock, re-check, act: whoever takes it second
+// finds the work done.
 type Lock struct{ f *os.File }
 
 // TryLock takes the lock if it is free; ok is false when another process holds it.
@@ -29,22 +34,68 @@ func TryLock(path string) (l *Lock, ok bool, err error) {
 	return &Lock{f}, true, nil
 }
 
-// WaitLock blocks until the lock is ours.
-func WaitLock(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lockPoll is how often a waiter tries the lock again: a blocking flock
+// cannot be given up after a bound.
+const lockPoll = 100 * time.Millisecond
+
+// Acquire takes the lock for doing (say "stopping it"), waiting at most
+// within for whoever holds it. If it must wait, it first calls waiting with
+// the holder as the holder described itself. The description goes into
+// the lock file because flock says nothing of its owner.
+func Acquire(path, doing string, within time.Duration, waiting func(holder string)) (*Lock, error) {
+	l, ok, err := TryLock(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := flock(f, unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
+	if !ok {
+		holder := Holder(path)
+		if waiting != nil {
+			waiting(holder)
+		}
+		for deadline := time.Now().Add(within); !ok; {
+			if time.Now().After(deadline) {
+				return nil, &BusyError{Holder: holder, Waited: within}
+			}
+			time.Sleep(lockPoll)
+			if l, ok, err = TryLock(path); err != nil {
+				return nil, err
+			}
+			if !ok {
+				holder = Holder(path)
+			}
+		}
 	}
-	return &Lock{f}, nil
+	l.f.Truncate(0)
+	l.f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), doing)), 0)
+	return l, nil
 }
 
-// Unlock releases the lock. The kernel also releases it if we die.
+// Holder describes who holds the lock at path: "pid 42 is stopping it",
+// or "another process" when the holder left no live description.
+func Holder(path string) string {
+	b, _ := os.ReadFile(path)
+	pid, doing, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if n, err := strconv.Atoi(pid); err == nil && n > 0 && unix.Kill(n, 0) != unix.ESRCH {
+		return fmt.Sprintf("pid %d is %s", n, doing)
+	}
+	return "another process holds its lock"
+}
+
+// BusyError: the lock stayed taken for the whole wait.
+type BusyError struct {
+	Holder string
+	Waited time.Duration
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("gave up after waiting %s: %s", round(e.Waited), e.Holder)
+}
+
+// Unlock releases the lock and clears the description. The kernel also
+// releases it if we die.
 func (l *Lock) Unlock() error {
 	defer l.f.Close()
+	l.f.Truncate(0)
 	return flock(l.f, unix.LOCK_UN)
 }
 

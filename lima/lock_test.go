@@ -29,7 +29,7 @@ func TestLockGoroutines(t *testing.T) {
 			var l *Lock
 			var err error
 			if i%2 == 0 {
-				l, err = WaitLock(path)
+				l, err = Acquire(path, "testing", time.Minute, nil)
 			} else {
 				// TryLock until it is ours: the non-blocking path must exclude too.
 				for {
@@ -80,7 +80,7 @@ func TestTryLockWhileHeld(t *testing.T) {
 	}
 	got := make(chan *Lock)
 	go func() {
-		l, err := WaitLock(path)
+		l, err := Acquire(path, "testing", time.Minute, nil)
 		if err != nil {
 			t.Error(err)
 		}
@@ -88,7 +88,7 @@ func TestTryLockWhileHeld(t *testing.T) {
 	}()
 	select {
 	case <-got:
-		t.Fatal("WaitLock returned while the lock was held")
+		t.Fatal("Acquire returned while the lock was held")
 	case <-time.After(100 * time.Millisecond):
 	}
 	if err := l.Unlock(); err != nil {
@@ -102,8 +102,8 @@ func TestLockErrors(t *testing.T) {
 	if _, _, err := TryLock(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("TryLock in a missing directory: %v", err)
 	}
-	if _, err := WaitLock(missing); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("WaitLock in a missing directory: %v", err)
+	if _, err := Acquire(missing, "testing", time.Second, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Acquire in a missing directory: %v", err)
 	}
 }
 
@@ -122,7 +122,7 @@ func TestMain(m *testing.M) {
 // with O_EXCL: if another process held the lock too, one of them would find
 // the marker and fail. With hold, it takes the lock, says so, and waits to be killed.
 func lockChild(path string, hold bool) int {
-	l, err := WaitLock(path)
+	l, err := Acquire(path, "holding it for a test", time.Minute, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -225,4 +225,55 @@ func TestLockReleasedWhenHolderDies(t *testing.T) {
 		t.Fatalf("TryLock after the holder was killed: ok=%v err=%v", ok, err)
 	}
 	l.Unlock()
+}
+
+// TestAcquireNamesHolderAndGivesUp: a waiter learns who holds the lock,
+// and a holder that never lets go costs it the bound, not forever.
+func TestAcquireNamesHolderAndGivesUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".pixi-lima.lock")
+	cmd := lockChildCmd(t, path)
+	cmd.Env = append(cmd.Env, "PIXI_LIMA_LOCK_HOLD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	buf := make([]byte, len("locked\n"))
+	if _, err := out.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("pid %d is holding it for a test", cmd.Process.Pid)
+	var said []string
+	begin := time.Now()
+	_, err = Acquire(path, "testing", 500*time.Millisecond, func(h string) { said = append(said, h) })
+	var busy *BusyError
+	if !errors.As(err, &busy) || busy.Holder != want || !strings.Contains(err.Error(), "gave up after waiting 500ms: "+want) {
+		t.Errorf("Acquire on a held lock: %v, want a BusyError naming %q", err, want)
+	}
+	if waited := time.Since(begin); waited < 500*time.Millisecond || waited > 5*time.Second {
+		t.Errorf("Acquire gave up after %s, want about 500ms", waited)
+	}
+	if len(said) != 1 || said[0] != want {
+		t.Errorf("waiting was told %q, want once %q", said, want)
+	}
+	// Once the holder is gone, its description names nobody.
+	cmd.Process.Kill()
+	cmd.Wait()
+	if h := Holder(path); h != "another process holds its lock" {
+		t.Errorf("Holder of a dead holder's file: %q", h)
+	}
+	l, err := Acquire(path, "testing", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != fmt.Sprintf("%d testing\n", os.Getpid()) {
+		t.Errorf("the lock file says %q while held", b)
+	}
+	l.Unlock()
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Errorf("the lock file says %q after Unlock", b)
+	}
 }

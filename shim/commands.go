@@ -147,14 +147,14 @@ func (s *session) cmdStop(args []string) error {
 	if err != nil {
 		return err
 	}
-	return m.Stop(context.Background(), inst, force)
+	return m.Stop(context.Background(), force)
 }
 
 func (s *session) cmdRestart(args []string) error {
 	if err := s.flags("restart", args, nil); err != nil {
 		return err
 	}
-	p, inst, err := s.inspect()
+	p, _, err := s.inspect()
 	if err != nil || p == nil {
 		return err
 	}
@@ -162,12 +162,7 @@ func (s *session) cmdRestart(args []string) error {
 	if err != nil {
 		return err
 	}
-	if inst != nil && inst.Status != store.StatusStopped {
-		if err := m.Stop(context.Background(), inst, false); err != nil {
-			return err
-		}
-	}
-	return m.Ensure(context.Background())
+	return m.Restart(context.Background())
 }
 
 // inspect loads the project and looks at its instance through pkg/store;

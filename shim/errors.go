@@ -62,11 +62,14 @@ func asError(err error) *Error {
 	var tool *lima.MissingToolError
 	var damaged *lima.DamagedError
 	var rosetta *lima.RosettaError
+	var hinted *lima.HintError
 	switch {
 	case errors.As(err, &e):
 		return e
 	case errors.As(err, &cfg):
 		return &Error{Code: ExitConfig, Msg: cfg.Error(), Hint: "fix the setting, then run the command again (keys: pixi-lima help settings)"}
+	case errors.As(err, &hinted):
+		return &Error{Code: ExitFailed, Msg: hinted.Msg, Hint: hinted.Hint}
 	case errors.As(err, &rosetta):
 		return &Error{Code: ExitConfig, Msg: rosetta.Error(), Hint: lima.RosettaHint}
 	case errors.As(err, &sock):

@@ -17,12 +17,14 @@ import (
 
 // cmdPrune removes what Docker no longer needs and gives the space back to
 // the host: the VM's disk only grows until the guest trims its file
-// system, which QEMU (discard=on) turns into holes in the disk file.
+// system, which QEMU (discard=on) turns into holes in the disk file. Like
+// `docker system prune`, it asks before it removes stopped containers,
+// whose writable layers may be all a stopped database has.
 func (s *session) cmdPrune(args []string) error {
 	var volumes, force bool
 	if err := s.flags("prune", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&volumes, "volumes", false, "also remove every volume no container uses (asks first)")
-		fs.BoolVar(&force, "force", false, "with --volumes: do not ask")
+		fs.BoolVar(&force, "force", false, "do not ask: remove stopped containers (and with --volumes, volumes) too")
 	}); err != nil {
 		return err
 	}
@@ -56,7 +58,18 @@ func (s *session) cmdPrune(args []string) error {
 	dir := p.paths.InstanceDir(p.config.Name)
 	before := lima.DiskUsage(dir)
 	environ := env.Build(s.environ, env.DockerOverrides(p.paths, p.config.Name))
-	steps := [][]string{{"container", "prune", "-f"}, {"image", "prune", "-f"}, {"builder", "prune", "-f"}}
+	var steps [][]string
+	stopped, err := stoppedContainers(ctx, docker, environ)
+	if err != nil {
+		return err
+	}
+	if len(stopped) > 0 && (force || s.confirmStopped(stopped)) {
+		steps = append(steps, []string{"container", "prune", "-f"})
+	} else if len(stopped) > 0 {
+		s.printf("kept %d stopped containers (%s) and what they wrote: pixi-lima prune --force removes them",
+			len(stopped), strings.Join(stopped, ", "))
+	}
+	steps = append(steps, []string{"image", "prune", "-f"}, []string{"builder", "prune", "-f"})
 	if volumes {
 		steps = append(steps, []string{"volume", "prune", "-a", "-f"})
 	}
@@ -79,6 +92,29 @@ func (s *session) cmdPrune(args []string) error {
 		units.BytesSize(float64(max(before-after, 0))), units.BytesSize(float64(before)), units.BytesSize(float64(after)),
 		time.Since(begin).Round(100*time.Millisecond))
 	return nil
+}
+
+// stoppedContainers names the containers that `docker container prune`
+// would remove.
+func stoppedContainers(ctx context.Context, docker string, environ []string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, docker, "container", "ls", "--all", "--format", "{{.Names}}",
+		"--filter", "status=created", "--filter", "status=exited", "--filter", "status=dead")
+	cmd.Env = environ
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, &Error{Code: ExitFailed, Msg: fmt.Sprintf("docker container ls: %v", err)}
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// confirmStopped asks on a terminal whether stopped containers go too;
+// anywhere else the answer is no.
+func (s *session) confirmStopped(names []string) bool {
+	if !isTerminal(s.stdin) {
+		return false
+	}
+	return s.confirm(fmt.Sprintf("Remove %d stopped containers (%s), with what they wrote?", len(names), strings.Join(names, ", ")),
+		"", "") == nil
 }
 
 // confirm asks for "yes" on a terminal and refuses anywhere else.

@@ -38,8 +38,8 @@ type status struct {
 	LimaVersion   string   `json:"limaVersion"`
 	// Drift lists the settings the VM does not have (also in Problems).
 	Drift []lima.Drift `json:"drift,omitempty"`
-	// IdleStop is the setting; IdleStoppedAt, when the stopped VM powered
-	// itself off for being idle.
+	// IdleStop is the setting; IdleStoppedAt, when the VM powered itself
+	// off for being idle (it may still be shutting down).
 	IdleStop      string     `json:"idleStop"`
 	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
 }
@@ -88,8 +88,11 @@ func (s *session) cmdStatus(args []string) error {
 			units.BytesSize(float64(st.Memory)), units.BytesSize(float64(st.Disk)), units.BytesSize(float64(st.DiskUsed)))
 		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
 	}
-	if st.IdleStoppedAt != nil {
-		fmt.Fprintf(w, "stopped:   by itself at %s, idle (no container, no docker client) for %s (idle-stop); the next docker command starts it\n",
+	if st.IdleStoppedAt != nil && st.State == store.StatusRunning {
+		fmt.Fprintf(w, "stopping:  by itself at %s, idle for %s (idle-stop); the next docker command waits for it, then starts it\n",
+			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)
+	} else if st.IdleStoppedAt != nil {
+		fmt.Fprintf(w, "stopped:   by itself at %s, idle for %s (idle-stop); the next docker command starts it\n",
 			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)
 	} else if st.State == store.StatusRunning {
 		fmt.Fprintf(w, "idle-stop: %s\n", st.IdleStop)
@@ -173,6 +176,9 @@ func (s *session) status(p *project) status {
 	}
 	if inst.Status == store.StatusRunning {
 		st.DockerAnswers = <-answers
+		if at, ok := lima.IdleStopped(inst.Dir); ok && !st.DockerAnswers { // powering itself off
+			st.IdleStoppedAt = &at
+		}
 		if degraded, why := lima.Degraded(inst.Dir); degraded {
 			st.Degraded = true
 			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")

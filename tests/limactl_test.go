@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -175,7 +176,7 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 	paths := env.NewPaths(p.Root)
 	for _, want := range []string{
 		`pixi-lima: creating VM "lt-docker" from template://docker (1 CPUs, 1GiB memory, 3GiB disk) …`,
-		`pixi-lima: error at "creating VM \"lt-docker\" from template://docker`,
+		`pixi-lima: error at 'creating VM "lt-docker" from template://docker`,
 		"  last lines:\n",
 		"127.0.0.1:1",
 		"  full log: " + paths.LogFile("lt-docker"),
@@ -207,7 +208,7 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 }
 
 // lockHelperVar makes the test binary a helper that takes a project's real
-// start lock with lima.WaitLock (see pathKeeper.Run). No hook in the
+// instance lock with lima.Acquire (see pathKeeper.Run). No hook in the
 // product: the helper uses the same function and file the shim uses.
 const lockHelperVar = "PIXI_LIMA_TEST_LOCK_HELPER"
 
@@ -216,7 +217,7 @@ const lockHelperVar = "PIXI_LIMA_TEST_LOCK_HELPER"
 // marker, so a second holder at the same time would fail, and prints when
 // it held it, so the test can see that no two holds overlap.
 func lockHelper(mode, path string) int {
-	l, err := lima.WaitLock(path)
+	l, err := lima.Acquire(path, "holding it for a test", time.Hour, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -317,7 +318,7 @@ func TestLockParallelProcesses(t *testing.T) {
 	waited := make(chan error, 1)
 	go func() { waited <- initCmd.Wait(); stderrW.Close() }()
 	lines := bufio.NewScanner(stderrR)
-	if !lines.Scan() || lines.Text() != `pixi-lima: another pixi-lima is starting VM "lt-docker"; waiting …` {
+	if !lines.Scan() || !regexp.MustCompile(`^pixi-lima: VM "lt-docker" is busy: pid \d+ is holding it for a test; waiting up to \S+ …$`).MatchString(lines.Text()) {
 		t.Fatalf("init's first line is %q, want that it waits for the lock", lines.Text())
 	}
 	select {

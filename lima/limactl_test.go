@@ -1,0 +1,62 @@
+package lima
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunCutsChildrenAtBound: limactl stands in here for `limactl shell`
+// to a guest that accepts ssh and never answers, a fault no real limactl
+// gives without a VM: its child (ssh's place) keeps the output pipe open
+// and never ends. The bound must end both, and Run must return.
+func TestRunCutsChildrenAtBound(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	fake := filepath.Join(dir, "limactl")
+	script := "#!/bin/sh\nsleep 300 &\necho $! >" + pidFile + "\necho started\nwait\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := Limactl{Path: fake, Env: os.Environ(), Stderr: io.Discard}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	begin := time.Now()
+	go func() { done <- l.Run(ctx, "trimming", "shell", "vm", "fstrim") }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "deadline exceeded") {
+			t.Errorf("Run after its bound: %v, want an error that says the deadline passed", err)
+		}
+		t.Logf("Run returned after %s: %v", time.Since(begin).Round(time.Millisecond), err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return 15 s after its 1 s bound: the child held its output open")
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for deadline := time.Now().Add(2 * time.Second); running(pid); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("limactl's child %d still runs after the bound", pid)
+			break
+		}
+	}
+}
+
+// running: the process exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return !strings.HasPrefix(after, "Z")
+}
