@@ -53,9 +53,11 @@ busy() {
   # however silent it is).
   pgrep -f containerd-shim >/dev/null && return 0
   # A client is connected to a docker socket (a build, pull or logs -f
-  # holds one): the server's end of each connection is listed in
-  # /proc/net/unix with the socket's path, state 03.
-  awk '$6 == "03" && $8 ~ /docker\.sock$/ { busy = 1 } END { exit !busy }' /proc/net/unix && return 0
+  # holds one): the server's end of each connection is listed with the
+  # socket's path, state 03, in the unix sockets of dockerd's network
+  # namespace (rootless dockerd has one of its own).
+  awk '$6 == "03" && $8 ~ /docker\.sock$/ { busy = 1 } END { exit !busy }' \
+    /proc/net/unix $(pgrep -x dockerd | sed 's|.*|/proc/&/net/unix|') 2>/dev/null && return 0
   # A shell session through Lima's ssh (limactl shell): a child of sshd
   # that is not sshd itself (nor a file server for mounts).
   ps -e -o pid=,ppid=,comm= | awk '$3 ~ /^sshd/ { sshd[$1] = 1; next } $3 != "sftp-server" { ppid[$1] = $2 }
