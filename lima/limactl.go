@@ -40,6 +40,9 @@ func (e *StageError) Unwrap() error { return e.Err }
 
 const tailLines = 15
 
+// outputGrace is how long limactl's output may outlive it.
+const outputGrace = 2 * time.Second
+
 // Run runs `limactl args...` as the named stage ("starting VM"), printing
 // "pixi-lima: <stage> …" first and the elapsed time at the end.
 func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
@@ -50,22 +53,36 @@ func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := l.command(ctx, args)
-	out, err := cmd.StdoutPipe()
+	out, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	cmd.Stderr = cmd.Stdout // one stream, in the order limactl wrote it
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = w, w // one stream, in the order limactl wrote it
 	logFile := l.openLog(args)
 	if logFile != nil {
 		defer logFile.Close()
 	}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return &StageError{Stage: stage, Err: err}
 	}
-	tail := l.follow(out, logFile, begin)
+	followed := make(chan []string, 1)
+	go func() { followed <- l.follow(out, logFile, begin) }()
 	err = cmd.Wait()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	}
+	// The output ends when limactl does, unless something it started holds
+	// the pipe: ssh's ControlMaster keeps a session's descriptors while
+	// the command runs on in the guest. Its last lines may be lost then.
+	var tail []string
+	select {
+	case tail = <-followed:
+	case <-time.After(outputGrace):
+		out.Close()
+		tail = <-followed
 	}
 	if l.TTY {
 		fmt.Fprint(l.Stderr, "\r\033[K")
@@ -91,15 +108,14 @@ func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
 
 // command is limactl in a process group of its own, which an ended ctx
 // kills whole: `limactl shell` runs ssh as its child, and a killed limactl
-// alone would leave ssh running, holding our pipe open, so that Wait
-// would never return. WaitDelay bounds Wait even against a child that
-// escaped the group.
+// alone would leave ssh running. WaitDelay bounds Output's wait for a
+// pipe that something outside the group still holds.
 func (l Limactl) command(ctx context.Context, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, l.Path, args...)
 	cmd.Env = l.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = outputGrace
 	return cmd
 }
 

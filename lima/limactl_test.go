@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,12 +15,16 @@ import (
 // TestRunCutsChildrenAtBound: limactl stands in here for `limactl shell`
 // to a guest that accepts ssh and never answers, a fault no real limactl
 // gives without a VM: its child (ssh's place) keeps the output pipe open
-// and never ends. The bound must end both, and Run must return.
+// and never ends, and so does a process of another session (the place of
+// ssh's ControlMaster, which holds a session's descriptors while the
+// command runs on in the guest). The bound must end limactl and its
+// child, and Run must return.
 func TestRunCutsChildrenAtBound(t *testing.T) {
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "child.pid")
 	fake := filepath.Join(dir, "limactl")
-	script := "#!/bin/sh\nsleep 300 &\necho $! >" + pidFile + "\necho started\nwait\n"
+	escaped := filepath.Join(dir, "escaped.pid")
+	script := "#!/bin/sh\nsetsid sh -c 'echo $$ >" + escaped + "; exec sleep 300' &\nsleep 300 &\necho $! >" + pidFile + "\necho started\nwait\n"
 	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +42,11 @@ func TestRunCutsChildrenAtBound(t *testing.T) {
 		t.Logf("Run returned after %s: %v", time.Since(begin).Round(time.Millisecond), err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return 15 s after its 1 s bound: the child held its output open")
+	}
+	if b, err := os.ReadFile(escaped); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			defer syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
