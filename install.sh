@@ -139,9 +139,11 @@ fi
 
 mkdir -p "$prefix/bin" "$share" "$project/.pixi/bin" "$project/.pixi/docker/cli-plugins"
 
-# 1. pixi-lima itself, keyed by its sources.
+# 1. pixi-lima itself, keyed by its sources. macOS has shasum, not always
+# GNU's sha256sum; the build needs no GNU tools.
+sha256() { if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi; }
 self_key=$( (echo "$go_version"; find . -path ./.pixi -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum \) -print |
-  LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)
+  LC_ALL=C sort | xargs cat) | sha256 | cut -c1-16)
 if ! stamp_ok "$prefix/bin/pixi-lima" "$self_key"; then
   say "building pixi-lima"
   # Lima's packages inside pixi-lima check lima.yaml's minimumLimaVersion

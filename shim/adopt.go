@@ -3,6 +3,7 @@ package shim
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,21 +16,36 @@ import (
 	"github.com/pixi-lima/pixi-lima/shim/manifest"
 )
 
-// feature is the pixi feature adopt puts everything in. A feature, not the
-// workspace's own [dependencies], [activation] and [tasks]: pixi runs the
-// activation scripts of every feature of an environment, but a table's
-// scripts list replaces another's, so joining the user's own list would
-// mean changing their line. The default environment gets the feature.
+// feature is the pixi feature adopt puts what running docker needs in,
+// and adds to every environment that has the default feature. A feature,
+// not the workspace's own [dependencies], [activation] and [tasks]: pixi
+// runs the activation scripts of every feature of an environment, but a
+// target's scripts list replaces the feature's own, so the user's list
+// stays theirs.
 const feature = "pixi-lima"
+
+// buildEnv is the feature and the environment of install.sh's tools (Go,
+// bash), apart from the user's environments: there GNU tools would shadow
+// macOS's own in every task, and pixi-lima's Go would have to solve
+// with the workspace's.
+const buildEnv = "pixi-lima-build"
 
 // installTask is what pixi-lima's own install task is called in a user's
 // workspace, where "install" is likely taken (pip install -e ., say).
 const installTask = "pixi-lima-install"
 
+// The checkout's own names for them.
+const (
+	checkoutBuild   = "build"
+	checkoutInstall = "install"
+)
+
 // cmdAdopt adds to the workspace's manifest what pixi-lima needs, taken
 // from the checkout's own pixi.toml: its dependencies, its activation
 // script and the tasks that use the install (the install task pointed at
-// the checkout). Nothing the user wrote changes; a re-run adds nothing.
+// the checkout), and the feature to the user's environments. Of what the
+// user wrote only environments' feature lists change, by one item; a
+// re-run adds nothing.
 func (s *session) cmdAdopt(args []string) error {
 	var dryRun bool
 	var checkout string
@@ -75,7 +91,8 @@ func (s *session) cmdAdopt(args []string) error {
 	if name == env.Pyproject {
 		pixi = []string{"tool", "pixi"}
 	}
-	if err := adopt(edit, pixi, src, rel); err != nil {
+	envs, err := adopt(edit, pixi, src, rel)
+	if err != nil {
 		return err
 	}
 	out, err := edit.Result([]string{
@@ -83,10 +100,14 @@ func (s *session) cmdAdopt(args []string) error {
 		"stays in .pixi/ (pixi run docker ps; pixi run container-status). Added by",
 		"`pixi-lima adopt` from the pixi-lima checkout in " + rel + "/; see its README.md.",
 		"macOS and Linux only: a Windows platform gets none of the dependencies.",
+		"install.sh's Go and bash are in the environment " + buildEnv + " alone.",
 	})
 	if err != nil {
 		return &Error{Code: ExitConfig, Msg: fmt.Sprintf("cannot add pixi-lima to %s without changing what is there: %v", name, err),
 			Hint: "add what pixi-lima's README (Use it in your workspace) lists by hand"}
+	}
+	for _, w := range envs.without {
+		s.printf("note: the environment %q has no-default-feature = true and stays without pixi-lima; for docker there, make it\n  %s", w.name, w.line)
 	}
 	if !edit.Changed() {
 		s.printf("%s has all pixi-lima needs already; nothing to add", name)
@@ -100,7 +121,8 @@ func (s *session) cmdAdopt(args []string) error {
 	if err := writeKeepingMode(path, out); err != nil {
 		return err
 	}
-	s.printf("added the feature %q to %s (its dependencies, activation and tasks) and to the default environment; next: pixi run docker ps", feature, name)
+	s.printf("added the feature %q to %s (its dependencies, activation and tasks) and to the environments %s, and the environment %s for install.sh; next: pixi run docker ps",
+		feature, name, strings.Join(envs.with, ", "), buildEnv)
 	for _, c := range channelsWithout(edit, pixi, "conda-forge") {
 		s.printf("note: pixi-lima's packages come from conda-forge, which %s's channels (%s) do not list", name, c)
 	}
@@ -111,17 +133,30 @@ func (s *session) cmdAdopt(args []string) error {
 type checkout struct {
 	dir      string
 	manifest *manifest.Edit
-	deps     map[string]any
+	deps     map[string]any // the default feature's: what running docker needs
+	build    map[string]any // the build feature's: install.sh's tools
 	scripts  []string
-	tasks    map[string]task
+	tasks    map[string]task // the default feature's, and install
 }
 
 type task struct {
 	Cmd         string   `toml:"cmd"`
-	DependsOn   []string `toml:"depends-on"`
+	DependsOn   []any    `toml:"depends-on"` // a task's name, or {task, environment}
 	Description string   `toml:"description"`
 	Inputs      []string `toml:"inputs"`
 	Outputs     []string `toml:"outputs"`
+}
+
+// needs is the names of the tasks t depends on.
+func (t task) needs() []string {
+	var names []string
+	for _, d := range t.DependsOn {
+		if m, ok := d.(map[string]any); ok {
+			d = m["task"]
+		}
+		names = append(names, fmt.Sprint(d))
+	}
+	return names
 }
 
 func readCheckout(dir string) (*checkout, error) {
@@ -135,33 +170,58 @@ func readCheckout(dir string) (*checkout, error) {
 	if err != nil {
 		return nil, &Error{Code: ExitConfig, Msg: dir + " is not a pixi-lima checkout: " + err.Error(), Hint: hint}
 	}
+	type features struct {
+		Dependencies map[string]any
+		Tasks        map[string]task
+	}
 	var doc struct {
 		Dependencies map[string]any
 		Activation   struct{ Scripts []string }
 		Tasks        map[string]task
+		Feature      map[string]features
 	}
 	m, err := manifest.Parse(data)
 	if err == nil {
 		err = toml.Unmarshal(data, &doc)
 	}
-	if err != nil || doc.Tasks["install"].Cmd == "" {
-		return nil, &Error{Code: ExitConfig, Msg: fmt.Sprintf("%s is not a pixi-lima checkout: its pixi.toml has no install task (%v)", dir, err), Hint: hint}
+	install := doc.Feature[checkoutBuild].Tasks[checkoutInstall]
+	if err != nil || install.Cmd == "" {
+		return nil, &Error{Code: ExitConfig, Msg: fmt.Sprintf("%s is not a pixi-lima checkout: its pixi.toml has no install task in the feature %q (%v)", dir, checkoutBuild, err), Hint: hint}
 	}
-	return &checkout{dir: dir, manifest: m, deps: doc.Dependencies, scripts: doc.Activation.Scripts, tasks: doc.Tasks}, nil
+	tasks := maps.Clone(doc.Tasks)
+	if tasks == nil {
+		tasks = map[string]task{}
+	}
+	tasks[checkoutInstall] = install
+	return &checkout{dir: dir, manifest: m, deps: doc.Dependencies, build: doc.Feature[checkoutBuild].Dependencies,
+		scripts: doc.Activation.Scripts, tasks: tasks}, nil
 }
 
-// adopt adds pixi-lima's feature to the manifest: pixi's tables are under
+// environments is what adopt does with the user's environments: the
+// names of those that get the feature (or have it), and those it leaves
+// alone, each with the line that would give it the feature.
+type environments struct {
+	with    []string
+	without []struct{ name, line string }
+}
+
+// adopt adds pixi-lima's features to the manifest: pixi's tables are under
 // the path pixi ([] in pixi.toml, tool.pixi in pyproject.toml), the
 // checkout is at rel from the workspace root.
-func adopt(edit *manifest.Edit, pixi []string, src *checkout, rel string) error {
+func adopt(edit *manifest.Edit, pixi []string, src *checkout, rel string) (*environments, error) {
 	at := func(path ...string) []string { return append(slices.Clone(pixi), path...) }
-	unix := at("feature", feature, "target", "unix")
 	var conflicts []string
 	add := func(table []string, key string, value any) {
 		if err := edit.Add(table, key, value); err != nil {
 			conflicts = append(conflicts, err.Error())
 		}
 	}
+	envs, grow, err := planEnvironments(edit, pixi)
+	if err != nil {
+		return nil, err
+	}
+
+	unix := at("feature", feature, "target", "unix")
 	for _, dep := range src.manifest.Keys("dependencies") {
 		if spec, ok := src.deps[dep].(string); ok {
 			add(append(slices.Clone(unix), "dependencies"), dep, spec)
@@ -173,19 +233,19 @@ func adopt(edit *manifest.Edit, pixi []string, src *checkout, rel string) error 
 	}
 	add(append(slices.Clone(unix), "activation"), "scripts", scripts)
 
-	// The install task and the tasks that use it, in the checkout's order.
-	// A task of the user's own with the same name is fine when it runs the
-	// same command; otherwise it is a clash, which adopt will not resolve.
-	theirs := userTasks(edit, pixi)
+	// The tasks that use the install, in the checkout's order, then the
+	// install task, in the build feature. A task of the user's own with
+	// the same name is fine when it runs the same command; otherwise it is
+	// a clash, which adopt will not resolve.
+	theirs := userTasks(edit, pixi, envs.with)
 	var clashes []string
-	for _, name := range src.manifest.Keys("tasks") {
+	var tables [][]string
+	var tasks []task
+	for _, name := range append(src.manifest.Keys("tasks"), checkoutInstall) {
 		t := src.tasks[name]
-		t.DependsOn, t.Inputs = slices.Clone(t.DependsOn), slices.Clone(t.Inputs)
-		if name != "install" && !slices.Contains(t.DependsOn, "install") {
-			continue
-		}
-		if name == "install" {
-			name = installTask
+		table := at("feature", feature, "tasks", name)
+		if name == checkoutInstall {
+			name, table = installTask, at("feature", buildEnv, "tasks", installTask)
 			t.Cmd = rel + "/install.sh"
 			// pixi takes inputs relative to the workspace, and only inside
 			// it. A checkout outside gets neither inputs nor outputs (with
@@ -195,22 +255,37 @@ func adopt(edit *manifest.Edit, pixi []string, src *checkout, rel string) error 
 			if rel == ".." || strings.HasPrefix(rel, "../") {
 				t.Inputs, t.Outputs = nil, nil
 			}
+			t.Inputs = slices.Clone(t.Inputs)
 			for i, g := range t.Inputs {
 				t.Inputs[i] = rel + "/" + g
 			}
+		} else if !slices.Contains(t.needs(), checkoutInstall) {
+			continue
 		}
-		for i, d := range t.DependsOn {
-			if d == "install" {
-				t.DependsOn[i] = installTask
+		// install runs in the build environment, whichever environment
+		// the task that needs it runs in.
+		var needs []any
+		for _, d := range t.needs() {
+			if d == checkoutInstall {
+				needs = append(needs, manifest.Inline{{Key: "task", Value: installTask}, {Key: "environment", Value: buildEnv}})
+			} else {
+				needs = append(needs, d)
 			}
 		}
+		t.DependsOn = needs
 		if cmd, where, ok := theirs(name); ok {
 			if cmd != t.Cmd {
 				clashes = append(clashes, fmt.Sprintf("task %q in %s runs %q, pixi-lima's runs %q", name, where, cmd, t.Cmd))
 			}
 			continue
 		}
-		table := at("feature", feature, "tasks", name)
+		tables, tasks = append(tables, table), append(tasks, t)
+	}
+	if len(clashes) > 0 {
+		return nil, &Error{Code: ExitRefused, Msg: "pixi-lima's tasks clash with this workspace's:\n  " + strings.Join(clashes, "\n  "),
+			Hint: "rename or remove yours, then run pixi-lima adopt again"}
+	}
+	addTask := func(table []string, t task) {
 		add(table, "cmd", t.Cmd)
 		if len(t.DependsOn) > 0 {
 			add(table, "depends-on", t.DependsOn)
@@ -225,42 +300,142 @@ func adopt(edit *manifest.Edit, pixi []string, src *checkout, rel string) error 
 			add(table, "outputs", t.Outputs)
 		}
 	}
-	if len(clashes) > 0 {
-		return &Error{Code: ExitRefused, Msg: "pixi-lima's tasks clash with this workspace's:\n  " + strings.Join(clashes, "\n  "),
-			Hint: "rename or remove yours (adopt changes nothing you wrote), then run pixi-lima adopt again"}
+	for i, t := range tasks {
+		if tables[i][len(tables[i])-1] != installTask {
+			addTask(tables[i], t)
+		}
 	}
 
-	// The default environment: the default feature and ours.
-	envs := at("environments")
-	if have, ok := edit.Get(append(envs, "default")...); ok {
-		if !slices.Contains(features(have), feature) {
-			return &Error{Code: ExitRefused, Msg: fmt.Sprintf("[%s] default is %v, without the feature %q", strings.Join(envs, "."), have, feature),
-				Hint: fmt.Sprintf("add %q to its features by hand (adopt changes nothing you wrote), then run pixi-lima adopt again", feature)}
+	// install.sh's tools and the install task, in their own feature.
+	for _, dep := range src.manifest.Keys("feature", checkoutBuild, "dependencies") {
+		if spec, ok := src.build[dep].(string); ok {
+			add(at("feature", buildEnv, "target", "unix", "dependencies"), dep, spec)
 		}
-	} else {
-		add(envs, "default", []string{feature})
 	}
+	for i, t := range tasks {
+		if tables[i][len(tables[i])-1] == installTask {
+			addTask(tables[i], t)
+		}
+	}
+
+	// The environments: the feature to each that has the default feature,
+	// and the build environment.
+	if err := grow(); err != nil {
+		return nil, err
+	}
+	add(at("environments"), buildEnv, manifest.Inline{{Key: "features", Value: []string{buildEnv}}, {Key: "no-default-feature", Value: true}})
 	if len(conflicts) > 0 {
-		return &Error{Code: ExitRefused, Msg: "the manifest's [feature.pixi-lima] differs from what this pixi-lima adds:\n  " + strings.Join(conflicts, "\n  "),
+		return nil, &Error{Code: ExitRefused, Msg: "the manifest's [feature.pixi-lima] differs from what this pixi-lima adds:\n  " + strings.Join(conflicts, "\n  "),
 			Hint: "remove the [feature.pixi-lima...] tables (an older pixi-lima's), then run pixi-lima adopt again"}
 	}
-	return nil
+	return envs, nil
+}
+
+// planEnvironments decides which of the workspace's environments get the
+// feature: the default environment, and every other one that has the
+// default feature. grow makes those edits: one item more in a features
+// list (or a features key in an environment's table), or a default
+// environment when there is none.
+func planEnvironments(edit *manifest.Edit, pixi []string) (*environments, func() error, error) {
+	table := append(slices.Clone(pixi), "environments")
+	names := edit.Keys(table...)
+	if all, ok := edit.Get(table...); ok {
+		if m, ok := all.(map[string]any); ok {
+			for _, k := range slices.Sorted(maps.Keys(m)) {
+				if !slices.Contains(names, k) {
+					names = append(names, k)
+				}
+			}
+		}
+	}
+	if !slices.Contains(names, "default") {
+		names = append([]string{"default"}, names...)
+	}
+	envs := &environments{}
+	var edits []func(*manifest.Edit) error
+	for _, name := range names {
+		path := append(slices.Clone(table), name)
+		v, ok := edit.Get(path...)
+		if name == buildEnv || slices.Contains(features(v), feature) {
+			if name != buildEnv {
+				envs.with = append(envs.with, name)
+			}
+			continue
+		}
+		var grow func(*manifest.Edit) error
+		t, isTable := v.(map[string]any)
+		switch {
+		case !ok:
+			grow = func(e *manifest.Edit) error { return e.Add(table, name, []string{feature}) }
+		case isTable && t["features"] == nil:
+			grow = func(e *manifest.Edit) error { return e.Add(path, "features", []string{feature}) }
+		case isTable:
+			grow = func(e *manifest.Edit) error { return e.Append(append(slices.Clone(path), "features"), feature) }
+		default:
+			grow = func(e *manifest.Edit) error { return e.Append(path, feature) }
+		}
+		// The default environment gets it in any case: it is where `pixi
+		// run docker` runs.
+		if isTable && t["no-default-feature"] == true && name != "default" {
+			envs.without = append(envs.without, struct{ name, line string }{name, suggest(edit, grow)})
+			continue
+		}
+		envs.with = append(envs.with, name)
+		edits = append(edits, func(e *manifest.Edit) error {
+			if err := grow(e); err != nil {
+				return &Error{Code: ExitRefused, Msg: fmt.Sprintf("cannot add %q to the environment %q: %v", feature, name, err),
+					Hint: fmt.Sprintf("add %q to its features by hand, then run pixi-lima adopt again", feature)}
+			}
+			return nil
+		})
+	}
+	return envs, func() error {
+		for _, f := range edits {
+			if err := f(edit); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// suggest is the line (or lines) of the manifest as grow would change it.
+func suggest(edit *manifest.Edit, grow func(*manifest.Edit) error) string {
+	old := edit.Text()
+	scratch, err := manifest.Parse(old)
+	if err != nil || grow(scratch) != nil {
+		return fmt.Sprintf("(add %q to its features)", feature)
+	}
+	out, err := scratch.Result(nil)
+	if err != nil {
+		return fmt.Sprintf("(add %q to its features)", feature)
+	}
+	_, added := manifest.Changed(string(old), string(out))
+	return strings.Join(added, "\n  ")
 }
 
 // userTasks looks a task up among the workspace's own: the default
-// feature's tasks, its targets' and those of the other features of the
-// default environment. It returns the task's command and where it is.
-func userTasks(edit *manifest.Edit, pixi []string) func(name string) (cmd, where string, ok bool) {
+// feature's tasks, its targets' and those of the other features of envs,
+// the environments that get pixi-lima's. It returns the task's command and
+// where it is.
+func userTasks(edit *manifest.Edit, pixi []string, envs []string) func(name string) (cmd, where string, ok bool) {
 	var places [][]string
-	places = append(places, append(slices.Clone(pixi), "tasks"))
-	for _, t := range edit.Keys(append(slices.Clone(pixi), "target")...) {
-		places = append(places, append(slices.Clone(pixi), "target", t, "tasks"))
-	}
-	if have, ok := edit.Get(append(slices.Clone(pixi), "environments", "default")...); ok {
+	owners := [][]string{slices.Clone(pixi)}
+	for _, name := range envs {
+		have, _ := edit.Get(append(slices.Clone(pixi), "environments", name)...)
 		for _, f := range features(have) {
-			if f != feature {
-				places = append(places, append(slices.Clone(pixi), "feature", f, "tasks"))
+			if f != feature && f != buildEnv {
+				owners = append(owners, append(slices.Clone(pixi), "feature", f))
 			}
+		}
+	}
+	for _, o := range owners {
+		if slices.ContainsFunc(places, func(p []string) bool { return slices.Equal(p, append(slices.Clone(o), "tasks")) }) {
+			continue
+		}
+		places = append(places, append(slices.Clone(o), "tasks"))
+		for _, t := range edit.Keys(append(slices.Clone(o), "target")...) {
+			places = append(places, append(slices.Clone(o), "target", t, "tasks"))
 		}
 	}
 	return func(name string) (string, string, bool) {

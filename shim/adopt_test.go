@@ -125,33 +125,45 @@ func TestAdopt(t *testing.T) {
 	if keys := slices.Sorted(maps.Keys(added)); !slices.Equal(keys, []string{"environments", "feature"}) {
 		t.Errorf("added %v, want only [environments] and [feature]", keys)
 	}
-	if got := after["environments"]; !reflect.DeepEqual(got, map[string]any{"default": []any{"pixi-lima"}}) {
-		t.Errorf("environments = %v", got)
+	if got, want := after["environments"], map[string]any{
+		"default":         []any{"pixi-lima"},
+		"pixi-lima-build": map[string]any{"features": []any{"pixi-lima-build"}, "no-default-feature": true},
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("environments = %v, want %v", got, want)
 	}
 	f := after["feature"].(map[string]any)["pixi-lima"].(map[string]any)
 	unix := f["target"].(map[string]any)["unix"].(map[string]any)
 	if got := unix["activation"]; !reflect.DeepEqual(got, map[string]any{"scripts": []any{"pixi-lima/env/activate.sh"}}) {
 		t.Errorf("activation = %v", got)
 	}
-	deps := unix["dependencies"].(map[string]any)
-	for _, d := range []string{"docker-cli", "docker-compose", "docker-buildx", "go", "bash", "coreutils"} {
-		if deps[d] == nil {
-			t.Errorf("dependency %s missing: %v", d, deps)
-		}
+	// The user's environments get only what running docker needs; Go and
+	// bash are the build environment's alone.
+	if deps := unix["dependencies"].(map[string]any); !slices.Equal(slices.Sorted(maps.Keys(deps)), []string{"docker-buildx", "docker-cli", "docker-compose"}) {
+		t.Errorf("the feature's dependencies are %v", deps)
+	}
+	build := after["feature"].(map[string]any)["pixi-lima-build"].(map[string]any)
+	buildDeps := build["target"].(map[string]any)["unix"].(map[string]any)["dependencies"].(map[string]any)
+	if !slices.Equal(slices.Sorted(maps.Keys(buildDeps)), []string{"bash", "go"}) {
+		t.Errorf("the build feature's dependencies are %v", buildDeps)
 	}
 	tasks := f["tasks"].(map[string]any)
-	want := []string{"pixi-lima-install", "container-init", "container-stop", "container-delete", "container-status",
+	want := []string{"container-init", "container-stop", "container-delete", "container-status",
 		"container-clean-global", "docker", "compose", "compose-up", "compose-down"}
 	if keys := slices.Sorted(maps.Keys(tasks)); !slices.Equal(keys, slices.Sorted(slices.Values(want))) {
 		t.Errorf("tasks %v, want %v", keys, want)
 	}
-	install := tasks["pixi-lima-install"].(map[string]any)
+	buildTasks := build["tasks"].(map[string]any)
+	if keys := slices.Sorted(maps.Keys(buildTasks)); !slices.Equal(keys, []string{"pixi-lima-install"}) {
+		t.Errorf("the build feature's tasks are %v", keys)
+	}
+	install := buildTasks["pixi-lima-install"].(map[string]any)
 	if install["cmd"] != "pixi-lima/install.sh" || !slices.Contains(install["inputs"].([]any), any("pixi-lima/go.mod")) ||
 		!slices.Contains(install["outputs"].([]any), any(".pixi/bin/docker")) {
 		t.Errorf("install task %v", install)
 	}
-	if got := tasks["docker"].(map[string]any)["depends-on"]; !reflect.DeepEqual(got, []any{"pixi-lima-install"}) {
-		t.Errorf("docker depends on %v", got)
+	needs := []any{map[string]any{"task": "pixi-lima-install", "environment": "pixi-lima-build"}}
+	if got := tasks["docker"].(map[string]any)["depends-on"]; !reflect.DeepEqual(got, needs) {
+		t.Errorf("docker depends on %v, want %v", got, needs)
 	}
 
 	// A re-run finds everything there: the same bytes.
@@ -202,15 +214,17 @@ func TestAdoptEnvironments(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := os.ReadFile(filepath.Join(root, "pixi.toml"))
-	if !strings.Contains(string(out), "[environments]\nlint = [\"lint\"]\ndefault = [\"pixi-lima\"]\n") {
+	if !strings.Contains(string(out), "[environments]\nlint = [\"lint\", \"pixi-lima\"]\ndefault = [\"pixi-lima\"]\npixi-lima-build = ") {
 		t.Errorf("got\n%s", out)
 	}
-	// A default environment of the user's own: adopt will not edit its list.
+	// A default environment of the user's own: the feature joins its list.
 	m = userManifest + "\n[environments]\ndefault = [\"dev\"]\n\n[feature.dev.dependencies]\nipython = \"*\"\n"
-	_, _, err := adoptSession(t, root, "pixi.toml", m)
-	var e *Error
-	if !errors.As(err, &e) || e.Code != ExitRefused || !strings.Contains(e.Hint, `add "pixi-lima"`) {
-		t.Errorf("err = %v", err)
+	if _, _, err := adoptSession(t, root, "pixi.toml", m); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = os.ReadFile(filepath.Join(root, "pixi.toml"))
+	if !strings.Contains(string(out), "[environments]\ndefault = [\"dev\", \"pixi-lima\"]\n") {
+		t.Errorf("got\n%s", out)
 	}
 	// It already lists the feature (added by hand): fine.
 	m = userManifest + "\n[environments]\ndefault = { features = [\"dev\", \"pixi-lima\"] }\n\n[feature.dev.dependencies]\nipython = \"*\"\n"
@@ -250,7 +264,7 @@ func TestAdoptCheckoutOutside(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	out, _ := os.ReadFile(filepath.Join(root, "pixi.toml"))
-	install := parse(t, out)["feature"].(map[string]any)["pixi-lima"].(map[string]any)["tasks"].(map[string]any)["pixi-lima-install"].(map[string]any)
+	install := parse(t, out)["feature"].(map[string]any)["pixi-lima-build"].(map[string]any)["tasks"].(map[string]any)["pixi-lima-install"].(map[string]any)
 	if install["cmd"] != "../pixi-lima/install.sh" || install["inputs"] != nil || install["outputs"] != nil {
 		t.Errorf("install task %v", install)
 	}

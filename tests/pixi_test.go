@@ -2,9 +2,11 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -28,11 +30,16 @@ type pixiManifest struct {
 	Dependencies map[string]string
 	Activation   struct{ Scripts []string }
 	Tasks        map[string]pixiTask
+	Feature      map[string]struct {
+		Dependencies map[string]string
+		Tasks        map[string]pixiTask
+	}
+	Environments map[string]any
 }
 
 type pixiTask struct {
 	Cmd         string
-	DependsOn   []string `toml:"depends-on"`
+	DependsOn   []any `toml:"depends-on"`
 	Inputs      []string
 	Outputs     []string
 	Description string
@@ -52,9 +59,10 @@ func readManifest(t testing.TB) (pixiManifest, []byte) {
 var wantTasks = []string{"install", "container-init", "container-stop", "container-delete", "container-status",
 	"container-clean-global", "docker", "compose", "compose-up", "compose-down"}
 
-// TestPixiManifest checks the workspace, dependencies and task names issue 4
-// asks for, and that the install task's inputs cover every source file
-// install.sh builds from.
+// TestPixiManifest checks the workspace, the dependencies of the default
+// environment (docker's, nothing of install.sh's) and of the build
+// environment, the task names, and that the install task's inputs cover
+// every source file install.sh builds from.
 func TestPixiManifest(t *testing.T) {
 	m, _ := readManifest(t)
 	if m.Workspace.Name != "pixi-lima" || !slices.Equal(m.Workspace.Channels, []string{"conda-forge"}) {
@@ -63,13 +71,23 @@ func TestPixiManifest(t *testing.T) {
 	if want := []string{"osx-arm64", "osx-64", "linux-64", "linux-aarch64"}; !slices.Equal(m.Workspace.Platforms, want) {
 		t.Errorf("platforms %v, want %v", m.Workspace.Platforms, want)
 	}
-	// docker and Compose are the real tools; go builds; bash runs install.sh.
-	for _, dep := range []string{"docker-cli", "docker-compose", "docker-buildx", "go", "bash"} {
-		if _, ok := m.Dependencies[dep]; !ok {
-			t.Errorf("dependency %s missing", dep)
-		}
+	// docker and Compose are the real tools; go builds and bash runs
+	// install.sh, in the build environment alone.
+	if got := slices.Sorted(maps.Keys(m.Dependencies)); !slices.Equal(got, []string{"docker-buildx", "docker-cli", "docker-compose"}) {
+		t.Errorf("dependencies %v, want docker's only", got)
 	}
-	var names []string
+	build := m.Feature["build"]
+	if got := slices.Sorted(maps.Keys(build.Dependencies)); !slices.Equal(got, []string{"bash", "go"}) {
+		t.Errorf("the build feature's dependencies %v, want bash and go", got)
+	}
+	if want := map[string]any{"features": []any{"build"}, "no-default-feature": true}; !reflect.DeepEqual(m.Environments["build"], want) {
+		t.Errorf("the build environment is %v, want %v", m.Environments["build"], want)
+	}
+	if got := slices.Sorted(maps.Keys(build.Tasks)); !slices.Equal(got, []string{"install"}) {
+		t.Errorf("the build feature's tasks %v, want install", got)
+	}
+	install := build.Tasks["install"]
+	names := []string{"install"}
 	for name := range m.Tasks {
 		names = append(names, name)
 	}
@@ -79,9 +97,10 @@ func TestPixiManifest(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("tasks %v, want exactly %v", names, want)
 	}
+	needs := []any{map[string]any{"task": "install", "environment": "build"}}
 	for name, task := range m.Tasks {
-		if name != "install" && !slices.Equal(task.DependsOn, []string{"install"}) {
-			t.Errorf("task %s depends on %v, want [install]", name, task.DependsOn)
+		if !reflect.DeepEqual(task.DependsOn, needs) {
+			t.Errorf("task %s depends on %v, want %v", name, task.DependsOn, needs)
 		}
 		if task.Description == "" {
 			t.Errorf("task %s has no description (pixi task list shows it)", name)
@@ -94,7 +113,9 @@ func TestPixiManifest(t *testing.T) {
 
 	// A source change pixi does not see would leave a stale shim installed:
 	// every file of the module that the binary is built from must be an input.
-	install := m.Tasks["install"]
+	if install.Description == "" {
+		t.Error("task install has no description")
+	}
 	repo := repoRoot(t)
 	list := exec.Command("go", "list", "-deps", "-f",
 		`{{if and .Module .Module.Main}}{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}{{end}}`, ".")

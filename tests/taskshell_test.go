@@ -126,7 +126,10 @@ services:
 	// install: with nothing to do it says nothing, changes nothing under
 	// .pixi and leaves every output.
 	pixiDir := filepath.Join(p.Root, ".pixi")
-	mustTask("sh", "-c", "true") // the stand-in's first run makes the environment's prefix
+	// The stand-in's first run in an environment makes its prefix, as
+	// pixi's install would have: the default one and the build one.
+	mustTask("sh", "-c", "true")
+	mustTask(install)
 	before := snapshotTree(t, pixiDir)
 	if out, errOut, code := pixi(t, install); code != 0 || out+errOut != "" {
 		t.Errorf("pixi run %s with nothing to do: exit %d, want 0 and no output; it said:\n%s%s", install, code, out, errOut)

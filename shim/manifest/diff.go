@@ -22,60 +22,128 @@ func Added(old, new string) (added []int, ok bool) {
 	return added, i == len(o)
 }
 
-// Diff is a unified diff (3 lines of context) from old to new, which must
-// only add lines (see Added), as both named name.
+// Diff is a unified diff (3 lines of context) from old to new, both named
+// name, which patch(1) applies: lines added, and lines changed as a line
+// removed and a line added.
 func Diff(name, old, new string) string {
-	added, ok := Added(old, new)
-	if !ok || len(added) == 0 {
-		return ""
+	o, n := lines(old), lines(new)
+	keptOld, keptNew := common(o, n)
+	// The edit script: each line of old or new in order, marked ' ', '-' or
+	// '+', a removed line before the line that replaces it.
+	type line struct {
+		mark       byte
+		text       string
+		oldN, newN int // lines of old and new before this one
 	}
-	n := lines(new)
-	isAdded := make([]bool, len(n))
-	for _, j := range added {
-		isAdded[j] = true
+	var script []line
+	i, j := 0, 0
+	for i < len(o) || j < len(n) {
+		switch {
+		case i < len(o) && !keptOld[i]:
+			script = append(script, line{'-', o[i], i, j})
+			i++
+		case j < len(n) && !keptNew[j]:
+			script = append(script, line{'+', n[j], i, j})
+			j++
+		default:
+			script = append(script, line{' ', o[i], i, j})
+			i, j = i+1, j+1
+		}
 	}
-	// Hunks cover each added line and 3 lines around it, merged when they
+	// Hunks cover each change and 3 lines around it, merged when they
 	// touch.
-	type span struct{ from, to int } // in new's lines, to exclusive
+	type span struct{ from, to int } // in script, to exclusive
 	var hunks []span
-	for _, j := range added {
-		from, to := max(j-3, 0), min(j+4, len(n))
+	for k, l := range script {
+		if l.mark == ' ' {
+			continue
+		}
+		from, to := max(k-3, 0), min(k+4, len(script))
 		if len(hunks) > 0 && from <= hunks[len(hunks)-1].to {
 			hunks[len(hunks)-1].to = max(hunks[len(hunks)-1].to, to)
 			continue
 		}
 		hunks = append(hunks, span{from, to})
 	}
+	if len(hunks) == 0 {
+		return ""
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "--- %s\n+++ %s\n", name, name)
-	oldLine := make([]int, len(n)+1) // old's line number (1-based) at new's line j, counting lines before it
-	for j, k := 0, 0; j <= len(n); j++ {
-		oldLine[j] = k + 1
-		if j < len(n) && !isAdded[j] {
-			k++
-		}
-	}
 	for _, h := range hunks {
-		oldCount, newCount := 0, h.to-h.from
-		for j := h.from; j < h.to; j++ {
-			if !isAdded[j] {
+		oldCount, newCount := 0, 0
+		for _, l := range script[h.from:h.to] {
+			if l.mark != '+' {
 				oldCount++
 			}
+			if l.mark != '-' {
+				newCount++
+			}
 		}
-		oldStart := oldLine[h.from]
+		first := script[h.from]
+		oldStart, newStart := first.oldN+1, first.newN+1
 		if oldCount == 0 {
 			oldStart-- // diff's convention for an empty range: the line before it
 		}
-		fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@\n", oldStart, oldCount, h.from+1, newCount)
-		for j := h.from; j < h.to; j++ {
-			mark := " "
-			if isAdded[j] {
-				mark = "+"
-			}
-			b.WriteString(mark + n[j] + "\n")
+		if newCount == 0 {
+			newStart--
+		}
+		fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@\n", oldStart, oldCount, newStart, newCount)
+		for _, l := range script[h.from:h.to] {
+			b.WriteString(string(l.mark) + l.text + "\n")
 		}
 	}
 	return b.String()
+}
+
+// Changed are the lines of old that new does not keep (changed or gone),
+// and the lines new adds, by a longest common subsequence of lines.
+func Changed(old, new string) (removed, added []string) {
+	o, n := lines(old), lines(new)
+	keptOld, keptNew := common(o, n)
+	for i, l := range o {
+		if !keptOld[i] {
+			removed = append(removed, l)
+		}
+	}
+	for j, l := range n {
+		if !keptNew[j] {
+			added = append(added, l)
+		}
+	}
+	return removed, added
+}
+
+// common marks the lines of a and of b that are in a longest common
+// subsequence of the two. A manifest has hundreds of lines, not millions:
+// the quadratic table is small.
+func common(a, b []string) (inA, inB []bool) {
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	inA, inB = make([]bool, len(a)), make([]bool, len(b))
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			inA[i], inB[j] = true, true
+			i, j = i+1, j+1
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			i++
+		default:
+			j++
+		}
+	}
+	return inA, inB
 }
 
 func lines(s string) []string {

@@ -1,19 +1,20 @@
-// Package manifest adds keys and tables to a pixi manifest's TOML text
-// without changing a line that is there: the user's comments, formatting
-// and order stay as they wrote them, as pixi's own `pixi add` keeps them.
-// A key goes at the end of its table's section when the table has a
-// [header], else into a new [header] appended at the end of the file. The
-// result is checked by parsing the text before and after: the new
-// document must be the old one plus exactly the additions, or Result
-// refuses.
+// Package manifest adds keys, tables and list items to a pixi manifest's
+// TOML text with the smallest edits, as pixi's own `pixi add` makes them:
+// the user's comments, formatting, order, quoting and line endings stay as
+// they wrote them. A key goes at the end of its table's section when the
+// table has a [header], inside the braces of an inline table, else into a
+// new [header] appended at the end of the file; an item goes at the end of
+// its list. The result is checked by parsing the text before and after:
+// the new document must be the old one plus exactly the additions, or
+// Result refuses.
 package manifest
 
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -23,17 +24,37 @@ import (
 // Edit is a manifest and the keys to add to it.
 type Edit struct {
 	text     []byte
+	eol      string // the manifest's line ending, which added lines take
 	doc      map[string]any
 	sections map[string]int // table path → offset where a line added to its section goes
+	values   map[string]int // path of a list or inline table → offset of its [ or {
 	inserts  map[int][]string
-	appended []*block // new [tables] for the end of the file, in the order first added
+	grown    map[int]*growth // lists and inline tables that gain items, by offset
+	appended []*block        // new [tables] for the end of the file, in the order first added
 	added    map[string]any
 	order    [][]string // every header and key-value path, as they come
+}
+
+// growth is what a list (items) or an inline table (key = value pairs)
+// gains.
+type growth struct {
+	path  []string
+	items []string // as written
+	list  []any    // the list's new items, as parsed
 }
 
 type block struct {
 	path  []string
 	lines []string
+}
+
+// Inline is a table to write inline, { key = value, ... }, in its order.
+type Inline []Field
+
+// Field is a key and its value.
+type Field struct {
+	Key   string
+	Value any
 }
 
 // Conflict is a key that the manifest already has, with another value.
@@ -48,7 +69,11 @@ func (c *Conflict) Error() string {
 
 // Parse reads a manifest. Its tables' [headers] are where keys can go.
 func Parse(text []byte) (*Edit, error) {
-	e := &Edit{text: text, sections: map[string]int{}, inserts: map[int][]string{}, added: map[string]any{}}
+	e := &Edit{text: text, eol: "\n", sections: map[string]int{}, values: map[string]int{}, inserts: map[int][]string{},
+		grown: map[int]*growth{}, added: map[string]any{}}
+	if i := bytes.IndexByte(text, '\n'); i > 0 && text[i-1] == '\r' {
+		e.eol = "\r\n"
+	}
 	if err := toml.Unmarshal(text, &e.doc); err != nil {
 		return nil, err
 	}
@@ -96,7 +121,9 @@ func Parse(text []byte) (*Edit, error) {
 			e.order = append(e.order, table)
 		case unstable.KeyValue:
 			lastKV = at
-			e.order = append(e.order, append(slices.Clone(table), keyPath(n)...))
+			path := append(slices.Clone(table), keyPath(n)...)
+			e.order = append(e.order, path)
+			e.locate(path, n)
 		}
 	}
 	if err := p.Error(); err != nil {
@@ -105,6 +132,25 @@ func Parse(text []byte) (*Edit, error) {
 	closeSection(len(text))
 	return e, nil
 }
+
+// locate records where the lists and inline tables of the key-value n,
+// at path, open: those inside inline tables too.
+func (e *Edit) locate(path []string, n *unstable.Node) {
+	switch v := n.Value(); v.Kind {
+	case unstable.Array:
+		e.values[pathKey(path)] = valueStart(e.text, n)
+	case unstable.InlineTable:
+		e.values[pathKey(path)] = int(v.Raw.Offset)
+		for it := v.Children(); it.Next(); {
+			if kv := it.Node(); kv.Kind == unstable.KeyValue {
+				e.locate(append(slices.Clone(path), keyPath(kv)...), kv)
+			}
+		}
+	}
+}
+
+// Text is the manifest as it was read.
+func (e *Edit) Text() []byte { return e.text }
 
 // Get is the value at path in the manifest as it was read.
 func (e *Edit) Get(path ...string) (any, bool) { return lookup(e.doc, path) }
@@ -121,8 +167,10 @@ func (e *Edit) Keys(table ...string) []string {
 	return keys
 }
 
-// Add sets table.key = value, a string, a []string or a bool: nothing when
-// the manifest has that already, a *Conflict when it has another value.
+// Add sets table.key = value, a string, a []string, a bool, an Inline
+// table or a list of strings and Inline tables: nothing when the manifest
+// has that already, a *Conflict when it has another value. A table the
+// manifest writes inline gets the key inside its braces.
 func (e *Edit) Add(table []string, key string, value any) error {
 	path := append(slices.Clone(table), key)
 	want := normalize(value)
@@ -144,6 +192,10 @@ func (e *Edit) Add(table []string, key string, value any) error {
 		e.inserts[at] = append(e.inserts[at], line)
 		return nil
 	}
+	if at, ok := e.values[pathKey(table)]; ok && e.text[at] == '{' {
+		e.grow(at, table).items = append(e.grown[at].items, line)
+		return nil
+	}
 	for _, b := range e.appended {
 		if slices.Equal(b.path, table) {
 			b.lines = append(b.lines, line)
@@ -154,8 +206,34 @@ func (e *Edit) Add(table []string, key string, value any) error {
 	return nil
 }
 
+// Append adds item at the end of the list at path, which the manifest
+// writes out as a list: nothing when the list has it already. The list
+// keeps its layout: one item more on its line, or one line more, indented
+// as the line before, in a list of one item a line.
+func (e *Edit) Append(path []string, item string) error {
+	have, _ := lookup(e.doc, path)
+	list, isList := have.([]any)
+	at, ok := e.values[pathKey(path)]
+	if !isList || !ok || e.text[at] != '[' {
+		return fmt.Errorf("%s is not a list written out in the manifest", strings.Join(path, "."))
+	}
+	if slices.Contains(list, any(item)) || e.grown[at] != nil && slices.Contains(e.grown[at].list, any(item)) {
+		return nil
+	}
+	g := e.grow(at, path)
+	g.items, g.list = append(g.items, quote(item)), append(g.list, item)
+	return nil
+}
+
+func (e *Edit) grow(at int, path []string) *growth {
+	if e.grown[at] == nil {
+		e.grown[at] = &growth{path: slices.Clone(path)}
+	}
+	return e.grown[at]
+}
+
 // Changed reports whether Result would differ from the manifest as read.
-func (e *Edit) Changed() bool { return len(e.added) > 0 }
+func (e *Edit) Changed() bool { return len(e.added) > 0 || len(e.grown) > 0 }
 
 // Result is the manifest with the additions; new tables come after
 // comment (lines without their "# "), at the end. It fails when the text
@@ -166,53 +244,98 @@ func (e *Edit) Result(comment []string) ([]byte, error) {
 	if !e.Changed() {
 		return e.text, nil
 	}
-	var out bytes.Buffer
-	offsets := make([]int, 0, len(e.inserts))
-	for at := range e.inserts {
-		offsets = append(offsets, at)
-	}
-	sort.Ints(offsets)
-	prev := 0
-	for _, at := range offsets {
-		out.Write(e.text[prev:at])
+	splices := map[int]string{} // offset → text to write there
+	for at, lines := range e.inserts {
+		s := strings.Join(lines, "\n") + "\n"
 		if at > 0 && e.text[at-1] != '\n' {
-			out.WriteByte('\n')
+			s = "\n" + s
 		}
-		for _, l := range e.inserts[at] {
-			out.WriteString(l + "\n")
+		splices[at] += s
+	}
+	for _, at := range slices.Sorted(maps.Keys(e.grown)) {
+		for where, s := range e.growText(at, e.grown[at]) {
+			splices[where] += s
 		}
+	}
+	var out bytes.Buffer
+	prev := 0
+	for _, at := range slices.Sorted(maps.Keys(splices)) {
+		out.Write(e.text[prev:at])
+		out.WriteString(strings.ReplaceAll(splices[at], "\n", e.eol))
 		prev = at
 	}
 	out.Write(e.text[prev:])
 	if len(e.appended) > 0 {
+		var b strings.Builder
 		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
-			out.WriteByte('\n')
+			b.WriteByte('\n')
 		}
 		if out.Len() > 0 {
-			out.WriteByte('\n')
+			b.WriteByte('\n')
 		}
 		for _, c := range comment {
-			out.WriteString(strings.TrimRight("# "+c, " ") + "\n")
+			b.WriteString(strings.TrimRight("# "+c, " ") + "\n")
 		}
-		for i, b := range e.appended {
+		for i, block := range e.appended {
 			if i > 0 {
-				out.WriteByte('\n')
+				b.WriteByte('\n')
 			}
-			out.WriteString("[" + strings.Join(quoteKeys(b.path), ".") + "]\n")
-			for _, l := range b.lines {
-				out.WriteString(l + "\n")
+			b.WriteString("[" + strings.Join(quoteKeys(block.path), ".") + "]\n")
+			for _, l := range block.lines {
+				b.WriteString(l + "\n")
 			}
 		}
+		out.WriteString(strings.ReplaceAll(b.String(), "\n", e.eol))
 	}
 	var got map[string]any
 	if err := toml.Unmarshal(out.Bytes(), &got); err != nil {
 		return nil, fmt.Errorf("the additions would not be valid TOML here: %v", err)
 	}
 	want := merge(clone(e.doc), e.added)
+	for _, g := range e.grown {
+		if g.list != nil {
+			have, _ := lookup(want, g.path)
+			set(want, g.path, append(slices.Clone(have.([]any)), g.list...))
+		}
+	}
 	if !reflect.DeepEqual(got, want) {
 		return nil, fmt.Errorf("the additions would change what is there (a table defined inline or with dotted keys?)")
 	}
 	return out.Bytes(), nil
+}
+
+// growText is what to write where for g, the growth of the list or inline
+// table that opens at at: after its last item, on that item's line or on
+// lines of their own, in the list's style.
+func (e *Edit) growText(at int, g *growth) map[int]string {
+	closing, last, comma := scanValue(e.text, at)
+	items := strings.Join(g.items, ", ")
+	switch {
+	case last == at+1 && e.text[at] == '{':
+		return map[int]string{at + 1: " " + items + " "}
+	case last == at+1:
+		return map[int]string{at + 1: items}
+	case !bytes.Contains(e.text[last:closing], []byte("\n")):
+		if comma {
+			return map[int]string{last + bytes.IndexByte(e.text[last:], ',') + 1: " " + items + ","}
+		}
+		return map[int]string{last: ", " + items}
+	}
+	start := lineStart(e.text, last-1)
+	indent := e.text[start : len(e.text)-len(bytes.TrimLeft(e.text[start:], " \t"))]
+	var b strings.Builder
+	for i, item := range g.items {
+		b.WriteString(string(indent) + item)
+		if comma || i < len(g.items)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	splices := map[int]string{lineEnd(e.text, last): b.String()}
+	if !comma {
+		splices[last] = ","
+	}
+	return splices
 }
 
 // keyPath is a table header's key, unquoted.
@@ -289,10 +412,23 @@ func clone(m map[string]any) map[string]any {
 
 // normalize is a value as go-toml reads it back into an any.
 func normalize(v any) any {
-	if list, ok := v.([]string); ok {
-		out := make([]any, len(list))
-		for i, s := range list {
+	switch v := v.(type) {
+	case []string:
+		out := make([]any, len(v))
+		for i, s := range v {
 			out[i] = s
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = normalize(x)
+		}
+		return out
+	case Inline:
+		out := make(map[string]any, len(v))
+		for _, f := range v {
+			out[f.Key] = normalize(f.Value)
 		}
 		return out
 	}
@@ -306,6 +442,13 @@ func show(v any) string {
 			parts[i] = show(x)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	if m, ok := v.(map[string]any); ok {
+		parts := make([]string, 0, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			parts = append(parts, quoteKey(k)+" = "+show(m[k]))
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
 	}
 	if s, ok := v.(string); ok {
 		return render(s)
@@ -321,14 +464,22 @@ func render(v any) string {
 	case string:
 		return quote(v)
 	case []string:
+		return render(normalize(v))
+	case []any:
 		parts := make([]string, len(v))
-		for i, s := range v {
-			parts[i] = quote(s)
+		for i, x := range v {
+			parts[i] = render(x)
 		}
 		if line := "[" + strings.Join(parts, ", ") + "]"; len(line) <= 80 {
 			return line
 		}
 		return "[\n  " + strings.Join(parts, ",\n  ") + ",\n]"
+	case Inline:
+		parts := make([]string, len(v))
+		for i, f := range v {
+			parts[i] = quoteKey(f.Key) + " = " + render(f.Value)
+		}
+		return "{ " + strings.Join(parts, ", ") + " }"
 	case bool:
 		return fmt.Sprint(v)
 	}

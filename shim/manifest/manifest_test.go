@@ -140,7 +140,6 @@ func TestAddConflict(t *testing.T) {
 // write a manifest pixi would reject or read differently.
 func TestResultRefuses(t *testing.T) {
 	for _, text := range []string{
-		"environments = { test = [\"t\"] }\n",    // inline
 		"environments.test = [\"t\"]\n[tasks]\n", // dotted keys
 	} {
 		e, err := Parse([]byte(text))

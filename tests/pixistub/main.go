@@ -4,22 +4,27 @@
 //
 //   - pixi exec [-s SPEC]... [--] CMD ARGS...: runs CMD. The specs' tools
 //     are those on the test's PATH.
-//   - pixi run [--] TASK ARGS...: runs TASK's depends-on first, each once,
-//     then TASK, each with pixi's own shell, deno_task_shell (through
-//     `deno task --eval`, which runs that shell), from the workspace root,
-//     with the arguments appended single-quoted as pixi appends them (an
-//     embedded ' is not escaped: prefix-dev/pixi#3753). A `--` right after
-//     the task name is dropped, as pixi 0.66 and later do; with
-//     PIXI_STUB_KEEP_DASHDASH=1 it is passed on, as older pixi did.
+//   - pixi run [-e ENV] [--] TASK ARGS...: runs TASK's depends-on first,
+//     each once and each in its environment (a {task, environment} entry
+//     names one), then TASK, each with pixi's own shell, deno_task_shell
+//     (through `deno task --eval`, which runs that shell), from the
+//     workspace root, with the arguments appended single-quoted as pixi
+//     appends them (an embedded ' is not escaped: prefix-dev/pixi#3753). A
+//     `--` right after the task name is dropped, as pixi 0.66 and later do;
+//     with PIXI_STUB_KEEP_DASHDASH=1 it is passed on, as older pixi did.
 //
-// The environment is the default one: the features listed in
-// [environments] default, then the default feature (pixi's order). Its
-// prefix .pixi/envs/default gets the packages' programs this machine has
+// Without -e, TASK runs in the default environment when it has TASK and
+// no other environment has another task of that name, else in the one
+// environment that has it (pixi's SearchEnvironments.find_task). An
+// environment is the features [environments] lists for it, then the
+// default feature unless no-default-feature = true (pixi's order). Its
+// prefix .pixi/envs/ENV gets the packages' programs this machine has
 // (docker-cli, docker-compose, docker-buildx: PIXI_STUB_DOCKER,
 // PIXI_STUB_COMPOSE, PIXI_STUB_BUILDX), its bin goes first on PATH, pixi's
-// variables are set, and each feature's activation scripts (its most specific target's, for linux-64) are
-// sourced in bash, as pixi does on unix; what they export is the task's
-// environment. PIXI_STUB_DENO is the deno binary.
+// variables are set, and each feature's activation scripts (its most
+// specific target's, for linux-64) are sourced in bash, as pixi does on
+// unix; what they export is the task's environment. PIXI_STUB_DENO is the
+// deno binary.
 package main
 
 import (
@@ -76,15 +81,32 @@ func fail(msg string) {
 type workspace struct {
 	root, manifest string
 	pixi           map[string]any // pixi's tables: the manifest, or its [tool.pixi]
-	features       []map[string]any
+}
+
+// environment is an environment's name and its features' tables, in
+// pixi's order.
+type environment struct {
+	name     string
+	features []map[string]any
 }
 
 type task struct {
 	cmd       string
-	dependsOn []string
+	dependsOn []step
+	source    string // the table that defines it: one task in many environments
 }
 
+// step is a task to run in an environment.
+type step struct{ task, env string }
+
 func run(args []string) int {
+	var explicit string
+	for len(args) > 1 && (args[0] == "-e" || args[0] == "--environment") {
+		explicit, args = args[1], args[2:]
+	}
+	if len(args) > 0 && strings.HasPrefix(args[0], "--environment=") {
+		explicit, args = strings.TrimPrefix(args[0], "--environment="), args[1:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -99,47 +121,89 @@ func run(args []string) int {
 	if len(extra) > 0 && extra[0] == "--" && os.Getenv("PIXI_STUB_KEEP_DASHDASH") != "1" {
 		extra = extra[1:]
 	}
-	environ, err := ws.activate()
+	env, err := ws.pick(name, explicit)
 	if err != nil {
 		fail(err.Error())
 	}
+	environs := map[string][]string{}
+	activated := func(env string) []string {
+		if environs[env] == nil {
+			e, err := ws.environment(env)
+			if err == nil {
+				environs[env], err = ws.activate(e)
+			}
+			if err != nil {
+				fail(err.Error())
+			}
+		}
+		return environs[env]
+	}
+	if _, ok := ws.task(env, name); !ok {
+		// Not a task: pixi runs the words as a command, in the same shell.
+		return ws.shell(activated(env), strings.Join(append([]string{name}, quoted(extra)...), " "))
+	}
 	// The tasks in the order pixi runs them: dependencies first, once each.
-	var order []string
-	var visit func(string) error
-	visit = func(n string) error {
-		if slices.Contains(order, n) {
+	var order []step
+	var visit func(step) error
+	visit = func(s step) error {
+		if slices.Contains(order, s) {
 			return nil
 		}
-		t, ok := ws.task(n)
+		t, ok := ws.task(s.env, s.task)
 		if !ok {
-			return fmt.Errorf("no task %q", n)
+			return fmt.Errorf("no task %q in the environment %q", s.task, s.env)
 		}
 		for _, d := range t.dependsOn {
+			if d.env == "" {
+				d.env = s.env
+			}
 			if err := visit(d); err != nil {
 				return err
 			}
 		}
-		order = append(order, n)
+		order = append(order, s)
 		return nil
 	}
-	if _, ok := ws.task(name); !ok {
-		// Not a task: pixi runs the words as a command, in the same shell.
-		return ws.shell(environ, strings.Join(append([]string{name}, quoted(extra)...), " "))
-	}
-	if err := visit(name); err != nil {
+	if err := visit(step{name, env}); err != nil {
 		fail(err.Error())
 	}
-	for _, n := range order {
-		t, _ := ws.task(n)
+	for _, s := range order {
+		t, _ := ws.task(s.env, s.task)
 		line := t.cmd
-		if n == name && len(extra) > 0 {
+		if s == (step{name, env}) && len(extra) > 0 {
 			line += " " + strings.Join(quoted(extra), " ")
 		}
-		if code := ws.shell(environ, line); code != 0 {
+		if code := ws.shell(activated(s.env), line); code != 0 {
 			return code
 		}
 	}
 	return 0
+}
+
+// pick is the environment pixi runs name in (a task, or else a command).
+func (ws *workspace) pick(name, explicit string) (string, error) {
+	if explicit != "" {
+		_, err := ws.environment(explicit)
+		return explicit, err
+	}
+	def, inDefault := ws.task("default", name)
+	var have []string
+	for _, env := range ws.environments() {
+		if t, ok := ws.task(env, name); ok && (!inDefault || t.source != def.source) {
+			have = append(have, env)
+		}
+	}
+	switch {
+	case inDefault && len(have) == 0:
+		return "default", nil
+	case inDefault:
+		return "", fmt.Errorf("task %q is ambiguous: default and %v", name, have)
+	case len(have) == 1:
+		return have[0], nil
+	case len(have) > 1:
+		return "", fmt.Errorf("task %q is ambiguous: %v", name, have)
+	}
+	return "default", nil
 }
 
 // quoted is pixi's quoting of extra arguments: each in single quotes, an
@@ -196,10 +260,6 @@ func find() (*workspace, error) {
 				}
 			}
 			ws := &workspace{root: dir, manifest: filepath.Join(dir, name), pixi: pixi}
-			for _, f := range features(pixi) {
-				ws.features = append(ws.features, table(pixi, "feature", f))
-			}
-			ws.features = append(ws.features, pixi) // the default feature: the top-level tables
 			return ws, nil
 		}
 		if filepath.Dir(dir) == dir {
@@ -208,23 +268,57 @@ func find() (*workspace, error) {
 	}
 }
 
-// features are the default environment's, as [environments] lists them.
-func features(pixi map[string]any) []string {
-	v := table(pixi, "environments")["default"]
-	if t, ok := v.(map[string]any); ok {
-		v = t["features"]
+// environments are the names of the workspace's environments, default
+// first.
+func (ws *workspace) environments() []string {
+	names := []string{"default"}
+	for name := range table(ws.pixi, "environments") {
+		if name != "default" {
+			names = append(names, name)
+		}
 	}
-	return asList(v)
+	slices.Sort(names[1:])
+	return names
 }
 
-func (ws *workspace) task(name string) (task, bool) {
-	for _, f := range ws.features {
+// environment is the environment called name: the features
+// [environments] lists for it, then the default feature (the top-level
+// tables) unless it says no-default-feature = true.
+func (ws *workspace) environment(name string) (*environment, error) {
+	v, ok := table(ws.pixi, "environments")[name]
+	if !ok && name != "default" {
+		return nil, fmt.Errorf("unknown environment %q", name)
+	}
+	noDefault := false
+	if t, isTable := v.(map[string]any); isTable {
+		v, noDefault = t["features"], t["no-default-feature"] == true
+	}
+	env := &environment{name: name}
+	for _, f := range asList(v) {
+		ft := table(ws.pixi, "feature", f)
+		if ft == nil {
+			return nil, fmt.Errorf("environment %q: unknown feature %q", name, f)
+		}
+		env.features = append(env.features, ft)
+	}
+	if !noDefault {
+		env.features = append(env.features, ws.pixi)
+	}
+	return env, nil
+}
+
+func (ws *workspace) task(envName, name string) (task, bool) {
+	env, err := ws.environment(envName)
+	if err != nil {
+		return task{}, false
+	}
+	for _, f := range env.features {
 		for _, tasks := range append(targeted(f, "tasks"), table(f, "tasks")) {
 			v, ok := tasks[name]
 			if !ok {
 				continue
 			}
-			var t task
+			t := task{source: fmt.Sprintf("%p", tasks)}
 			switch v := v.(type) {
 			case string:
 				t.cmd = v
@@ -237,9 +331,10 @@ func (ws *workspace) task(name string) (task, bool) {
 				deps, _ := v["depends-on"].([]any)
 				for _, d := range deps {
 					if s, ok := d.(string); ok {
-						t.dependsOn = append(t.dependsOn, s)
+						t.dependsOn = append(t.dependsOn, step{task: s})
 					} else if m, ok := d.(map[string]any); ok {
-						t.dependsOn = append(t.dependsOn, fmt.Sprint(m["task"]))
+						env, _ := m["environment"].(string)
+						t.dependsOn = append(t.dependsOn, step{fmt.Sprint(m["task"]), env})
 					}
 				}
 			}
@@ -250,8 +345,8 @@ func (ws *workspace) task(name string) (task, bool) {
 }
 
 // activate is the environment pixi gives a task.
-func (ws *workspace) activate() ([]string, error) {
-	prefix := filepath.Join(ws.root, ".pixi", "envs", "default")
+func (ws *workspace) activate(env *environment) ([]string, error) {
+	prefix := filepath.Join(ws.root, ".pixi", "envs", env.name)
 	bin := filepath.Join(prefix, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return nil, err
@@ -259,7 +354,7 @@ func (ws *workspace) activate() ([]string, error) {
 	// "Install" the packages whose programs this machine has.
 	provides := map[string]string{"docker-cli": "PIXI_STUB_DOCKER", "docker-compose": "PIXI_STUB_COMPOSE", "docker-buildx": "PIXI_STUB_BUILDX"}
 	programs := map[string]string{"docker-cli": "docker", "docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}
-	for _, f := range ws.features {
+	for _, f := range env.features {
 		for _, deps := range append(targeted(f, "dependencies"), table(f, "dependencies")) {
 			for pkg := range deps {
 				if v := os.Getenv(provides[pkg]); v != "" {
@@ -282,7 +377,7 @@ func (ws *workspace) activate() ([]string, error) {
 		"PIXI_PROJECT_ROOT":          ws.root,
 		"PIXI_PROJECT_NAME":          name,
 		"PIXI_PROJECT_MANIFEST":      ws.manifest,
-		"PIXI_ENVIRONMENT_NAME":      "default",
+		"PIXI_ENVIRONMENT_NAME":      env.name,
 		"PIXI_ENVIRONMENT_PLATFORMS": platform,
 		"PIXI_PROMPT":                "(" + name + ") ",
 		"CONDA_PREFIX":               prefix,
@@ -292,7 +387,7 @@ func (ws *workspace) activate() ([]string, error) {
 		environ = setenv(environ, k, v)
 	}
 	var scripts []string
-	for _, f := range ws.features {
+	for _, f := range env.features {
 		for _, a := range append(targeted(f, "activation"), table(f, "activation")) {
 			if list := asList(a["scripts"]); list != nil {
 				for _, s := range list {
