@@ -24,6 +24,8 @@ import (
 // Defaults are small on purpose: a per-repo engine shares the laptop.
 const (
 	DefaultTemplate = "template://docker"
+	// RootfulTemplate is the default template with rootful = true.
+	RootfulTemplate = "template://docker-rootful"
 	DefaultCPUs     = 2
 	DefaultMemory   = "2GiB"
 	DefaultDisk     = "20GiB"
@@ -55,6 +57,9 @@ type Config struct {
 	// Rosetta runs linux/amd64 containers on Apple silicon through Lima's
 	// Rosetta support (vz only), registered with binfmt_misc in the guest.
 	Rosetta bool
+	// Rootful runs Docker as root in the VM (RootfulTemplate) instead of
+	// rootless as the Lima user (DefaultTemplate).
+	Rootful bool
 	// InheritDockerConfig gives the project's DOCKER_CONFIG the user's CLI
 	// plugin directories and credential helper names (never their secrets).
 	InheritDockerConfig bool
@@ -98,6 +103,7 @@ var settings = []struct {
 	{"image", setImage, "a disk image file or URL"},
 	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
 	{"rosetta", setBool(func(c *Config) *bool { return &c.Rosetta }), "true or false"},
+	{"rootful", setBool(func(c *Config) *bool { return &c.Rootful }), "true or false"},
 	{"inherit-docker-config", setBool(func(c *Config) *bool { return &c.InheritDockerConfig }), "true or false"},
 }
 
@@ -193,6 +199,9 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 				return Config{}, &ConfigError{Source: EnvName(s.key), Msg: err.Error() + "; expected " + s.help}
 			}
 		}
+	}
+	if c.Rootful && c.Template == DefaultTemplate {
+		c.Template = RootfulTemplate
 	}
 	if c.Name == "" { // no name set: the workspace's, unless it is too long here
 		var note string

@@ -159,7 +159,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s", k, v)
 		}
 	}
-	if len(Keys()) != 13 {
+	if len(Keys()) != 14 {
 		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
 	}
 }
@@ -379,7 +379,7 @@ func TestSuggest(t *testing.T) {
 // TestCreateExpression checks the yq expression's text; tests/limactl_test.go
 // feeds it to the real limactl.
 func TestCreateExpression(t *testing.T) {
-	c := Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []Mount{{Location: "/data", Writable: false}}}
+	c := Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []Mount{{Location: "/data", Writable: false}}, Rootful: true}
 	got := CreateExpression(c, "/src/repo")
 	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}]`
 	if got != want {
@@ -389,7 +389,9 @@ func TestCreateExpression(t *testing.T) {
 	got = CreateExpression(c, "/src/repo")
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
 	image, _ := json.Marshal(map[string]string{"location": "/img/x.qcow2", "arch": arch})
-	for _, part := range []string{`.vmType = "qemu"`, `.mountType = "9p"`, ".images = [" + string(image) + "]"} {
+	c.Rootful = false // rootless: the link from /var/run/docker.sock
+	got = CreateExpression(c, "/src/repo")
+	for _, part := range []string{`.vmType = "qemu"`, `.mountType = "9p"`, ".images = [" + string(image) + "]", socketMarker} {
 		if !strings.Contains(got, part) {
 			t.Errorf("%s lacks %s", got, part)
 		}

@@ -28,6 +28,14 @@ func writeOrigin(dir string, c Config) error {
 	return os.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
 }
 
+// defaultTemplate is the template a VM gets unless one is set.
+func defaultTemplate(rootful bool) string {
+	if rootful {
+		return RootfulTemplate
+	}
+	return DefaultTemplate
+}
+
 func readOrigin(dir string) (origin, bool) {
 	var o origin
 	b, err := os.ReadFile(filepath.Join(dir, originFile))
@@ -80,8 +88,14 @@ func drifts(c Config, root, goos, goarch string, inst *store.Instance) []Drift {
 	if r, ok := rosettaDrift(c, goos, goarch, inst); ok {
 		d = append(d, r)
 	}
+	rootful, known := dockerMode(inst)
+	if known && rootful != c.Rootful {
+		d = append(d, Drift{Key: "rootful", Want: fmt.Sprint(c.Rootful), Have: fmt.Sprint(rootful)})
+	}
 	if o, ok := readOrigin(inst.Dir); ok {
-		if o.Template != c.Template {
+		// A changed rootful alone changes the default template: said once, above.
+		swapped := known && rootful != c.Rootful && o.Template == defaultTemplate(rootful) && c.Template == defaultTemplate(c.Rootful)
+		if o.Template != c.Template && !swapped {
 			d = append(d, Drift{Key: "template", Want: quote(c.Template), Have: quote(o.Template)})
 		}
 		if o.Image != c.Image {
@@ -130,6 +144,9 @@ func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) str
 				expr = append(expr, rosettaExpression)
 			}
 		}
+	}
+	if rootful, known := dockerMode(inst); known && !rootful && !hasSocketLink(inst) {
+		expr = append(expr, socketExpression())
 	}
 	return strings.Join(expr, " | ")
 }

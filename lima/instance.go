@@ -254,6 +254,9 @@ func CreateExpression(c Config, root string) string {
 	if c.IdleStop > 0 {
 		expr = append(expr, idleExpression(c.IdleStop))
 	}
+	if !c.Rootful {
+		expr = append(expr, socketExpression())
+	}
 	return strings.Join(expr, " | ")
 }
 

@@ -68,10 +68,12 @@ provision:
     systemctl daemon-reload && systemctl enable --now pixi-lima-e2e-shutdown.service
     # A shutdown that lingers 20 s after docker stopped, while the flag
     # file exists: the window in which a docker call meets a guest that
-    # powers itself off.
+    # powers itself off. (Not Before=docker.socket: sockets start before
+    # basic.target, which this unit comes after, and systemd would break
+    # the cycle by dropping docker.socket's start.)
     cat >/etc/systemd/system/pixi-lima-e2e-slow-poweroff.service <<'UNIT'
     [Unit]
-    Before=docker.service docker.socket containerd.service
+    Before=docker.service containerd.service user@{{.UID}}.service
     [Service]
     Type=oneshot
     RemainAfterExit=yes
@@ -166,20 +168,26 @@ copyToHost:
 		publishedPortAnswers(t, p, "18081", "127.0.0.1:18081", elsewhere...)
 	})
 
+	// guest runs a script in the guest as root, guestUser as Lima's user,
+	// whose systemd runs the rootless dockerd.
 	guest := func(t *testing.T, script string) string {
 		t.Helper()
 		return p.MustRun(t, p.Command(p.Bin("limactl-local"), "shell", "--workdir", "/", instance, "sudo", "sh", "-c", script))
 	}
+	guestUser := func(t *testing.T, script string) string {
+		t.Helper()
+		return p.MustRun(t, p.Command(p.Bin("limactl-local"), "shell", "--workdir", "/", instance, "sh", "-c", script))
+	}
 	t.Run("a silent engine is reported, not restarted; a guest command ends at its bound", func(t *testing.T) {
 		before := countStarts(t, p, instance)
-		guest(t, "systemctl stop docker.socket docker.service")
+		guestUser(t, "systemctl --user stop docker.service")
 		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
 		wantFail(t, "docker ps with the guest's dockerd stopped", code, stderr, 1,
 			`VM "e2e-docker" is running, but docker has not answered`, "hint: pixi-lima restart")
 		if st := status(t, p); st.State != "Running" || strings.Contains(stderr, "stopping VM") || countStarts(t, p, instance) != before {
 			t.Errorf("the VM was restarted for a silent engine: state %s\n%s", st.State, stderr)
 		}
-		guest(t, "systemctl start docker.socket docker.service")
+		guestUser(t, "systemctl --user start docker.service")
 		if _, stderr, code := p.Run(t, p.Command(docker, "ps")); code != 0 || stderr != "" {
 			t.Errorf("docker ps once dockerd runs again: exit %d\n%s", code, stderr)
 		}
@@ -200,6 +208,34 @@ copyToHost:
 				t.Errorf("a process running the guest command is left on the host")
 				break
 			}
+		}
+	})
+
+	t.Run("rootless: the socket in containers, file ownership, privileged ports, host network", func(t *testing.T) {
+		if got := guestUser(t, `test -S "/run/user/$(id -u)/docker.sock" && pgrep -u "$(id -u)" -x rootlesskit >/dev/null && echo rootless`); got != "rootless\n" {
+			t.Fatalf("the guest's docker is not rootless Docker at /run/user/<uid>/docker.sock: %q", got)
+		}
+		socketInContainer(t, p, "rootless")
+		// Containers' root is Lima's user: the project's files, the user's
+		// on the host, belong to root in a container.
+		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", p.Root+":/w", "e2e-busybox", "stat", "-c", "%u", "/w/pixi.toml")); got != "0\n" {
+			t.Errorf("the project's pixi.toml in a rootless container belongs to uid %q, want 0", got)
+		}
+		// Ports below 1024 publish as rootful: Lima's boot sets
+		// net.ipv4.ip_unprivileged_port_start=0 in the guest.
+		if _, stderr, code := p.Run(t, p.Command(docker, "run", "--rm", "-p", "127.0.0.1:80:8080", "e2e-busybox", "true")); code != 0 {
+			t.Errorf("publishing port 80 rootless: exit %d\n%s", code, stderr)
+		}
+		// ping leaves through slirp4netns: Lima's boot allows it
+		// (net.ipv4.ping_group_range).
+		if _, stderr, code := p.Run(t, p.Command(docker, "run", "--rm", "e2e-busybox", "ping", "-c", "1", "-W", "5", "10.0.2.2")); code != 0 {
+			t.Errorf("ping from a rootless container to rootlesskit's gateway: exit %d\n%s", code, stderr)
+		}
+		// --network host is rootlesskit's network, not the VM's.
+		p.MustRun(t, p.Command(docker, "run", "-d", "--name", "hostnet", "--network", "host", "e2e-busybox", "httpd", "-f", "-p", "127.0.0.1:18085", "-h", "/"))
+		defer p.Run(t, p.Command(docker, "rm", "-f", "hostnet"))
+		if got := guestConnects(t, guestUser, "127.0.0.1:18085"); got != "refused" {
+			t.Errorf("a --network host server, from the VM: %s, want refused", got)
 		}
 	})
 
@@ -305,6 +341,8 @@ volumes:
 		if b, err := os.ReadFile(filepath.Join(rwDir, "f")); err != nil || string(b) != "from-container\n" {
 			t.Errorf("the writable mount's file on the host: %q, %v", b, err)
 		}
+		// The link to the rootless socket is there again after a boot.
+		socketInContainer(t, p, "rootless-after-a-restart")
 		// The compose service came back with the engine, and so did the
 		// forward of its published port.
 		if !pageAnswers(t, "127.0.0.1:18082", "hello-compose") {
@@ -603,6 +641,44 @@ volumes:
 		}
 	})
 
+	// The rootful mode, in a VM of its own from Lima's
+	// template://docker-rootful: what differs from rootless, and that
+	// /var/run/docker.sock works in containers there too.
+	t.Run("rootful: the socket in containers, file ownership, privileged ports, host network", func(t *testing.T) {
+		rootful := filepath.Join(filepath.Dir(s.Template), "docker-rootful.yaml")
+		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = %q\nrootful = true\nidle-stop = \"off\"\n", rootful))
+		defer p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+		begin := time.Now()
+		if _, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "init")); code != 0 {
+			t.Fatalf("init of the rootful VM: exit %d\n%s", code, stderr)
+		}
+		t.Logf("the rootful VM was created and booted in %s", time.Since(begin).Round(time.Second))
+		if got := guest(t, "stat -c %U /var/run/docker.sock; pgrep -x rootlesskit || echo none"); !strings.HasSuffix(got, "none\n") {
+			t.Errorf("the rootful VM's docker socket and rootlesskit: %q", got)
+		}
+		buildBusybox(t, p, "e2e-busybox")
+		socketInContainer(t, p, "rootful")
+		// The project's files keep the user's uid in a rootful container.
+		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", p.Root+":/w", "e2e-busybox", "stat", "-c", "%u", "/w/pixi.toml")); got != strconv.Itoa(s.UID)+"\n" {
+			t.Errorf("the project's pixi.toml in a rootful container belongs to uid %q, want %d", got, s.UID)
+		}
+		if _, stderr, code := p.Run(t, p.Command(docker, "run", "--rm", "-p", "127.0.0.1:80:8080", "e2e-busybox", "true")); code != 0 {
+			t.Errorf("publishing port 80 rootful: exit %d\n%s", code, stderr)
+		}
+		if _, stderr, code := p.Run(t, p.Command(docker, "run", "--rm", "e2e-busybox", "ping", "-c", "1", "-W", "5", "192.168.5.2")); code != 0 {
+			t.Errorf("ping from a rootful container to the VM's gateway: exit %d\n%s", code, stderr)
+		}
+		p.MustRun(t, p.Command(docker, "run", "-d", "--name", "hostnet", "--network", "host", "e2e-busybox", "httpd", "-f", "-p", "127.0.0.1:18085", "-h", "/"))
+		if got := guestConnects(t, guest, "127.0.0.1:18085"); got != "open" {
+			t.Errorf("a --network host server, from the rootful VM: %s, want open", got)
+		}
+		// Switching the mode is a new VM: status says so, with the fix.
+		drift := p.MustRun(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "status", "--json"), "PIXI_LIMA_ROOTFUL=false"))
+		if !strings.Contains(drift, `"key": "rootful"`) || !strings.Contains(drift, "pixi-lima delete, then pixi-lima init") {
+			t.Errorf("status with rootful = false on a rootful VM:\n%s", drift)
+		}
+	})
+
 	t.Run("HOME is untouched", func(t *testing.T) {
 		entries, err := os.ReadDir(p.Home)
 		if err != nil {
@@ -874,4 +950,36 @@ func hostProcessWith(s string) bool {
 		}
 	}
 	return false
+}
+
+// socketInContainer: a container given the VM's /var/run/docker.sock
+// talks to the engine and sees itself, with a static docker CLI (the
+// test machine's) as its only file.
+func socketInContainer(t *testing.T, p *Project, name string) {
+	t.Helper()
+	cli := filepath.Join(p.Root, "cli")
+	if _, err := os.Stat(filepath.Join(cli, "docker")); err != nil {
+		must(t, os.MkdirAll(cli, 0o755))
+		run(t, exec.Command("cp", realDocker(t), filepath.Join(cli, "docker")))
+		writeFileMode(t, p, "cli/Dockerfile", "FROM scratch\nCOPY docker /docker\nENTRYPOINT [\"/docker\"]\n", 0o644)
+		run(t, exec.Command("chown", "-R", p.s.User, cli))
+		p.MustRun(t, p.Command(p.Bin("docker"), "build", "-q", "-t", "e2e-docker-cli", cli))
+	}
+	got := p.MustRun(t, p.Command(p.Bin("docker"), "run", "--rm", "--name", "in-"+name, "-v", "/var/run/docker.sock:/var/run/docker.sock",
+		"e2e-docker-cli", "ps", "--format", "{{.Names}}"))
+	if !strings.Contains(got, "in-"+name) {
+		t.Errorf("docker ps through /var/run/docker.sock in a container (%s) lists %q, want itself", name, got)
+	}
+}
+
+// guestConnects says whether a TCP connection to addr from the VM
+// (outside any container) is "open" or "refused".
+func guestConnects(t *testing.T, inGuest func(*testing.T, string) string, addr string) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(addr)
+	return strings.TrimSpace(inGuest(t, fmt.Sprintf(`python3 -c 'import socket
+try:
+    socket.create_connection((%q, %s), 5); print("open")
+except OSError:
+    print("refused")'`, host, port)))
 }

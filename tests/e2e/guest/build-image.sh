@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Build, fully offline (only Debian's apt mirror is used), a Debian bookworm
-# guest image that Lima (v1.2.x, QEMU driver) can boot, with rootful Docker
-# (Debian's docker.io) inside, plus a Lima template for it.
+# guest image that Lima (v1.2.x, QEMU driver) can boot, and two templates
+# that boot Lima's own template://docker (rootless) and
+# template://docker-rootful from it. The image holds what get.docker.com and
+# those templates' first scripts would install (Debian's docker.io, the
+# rootless tools, the system docker disabled as template://docker leaves it).
 #
 # Usage: tests/e2e/guest/build-image.sh [CACHE_DIR]   (default /var/cache/pixi-lima-ci)
 #
-# Output: $CACHE_DIR/guest-<hash>/{disk.qcow2,vmlinuz,initrd.img,guest.yaml}
+# Output: $CACHE_DIR/guest-<hash>/{disk.qcow2,vmlinuz,initrd.img,offline.yaml,docker.yaml,docker-rootful.yaml}
 # (and $CACHE_DIR/debootstrap-debs/, a .deb cache that makes rebuilds faster)
-# where <hash> covers this script and the template, so a re-run skips the build.
-# The last line of stdout is the absolute path of guest.yaml; progress goes to stderr.
+# where <hash> covers this script and the templates, so a re-run skips the build.
+# The last line of stdout is the absolute path of docker.yaml; progress goes to stderr.
 #
 # Needs root and: debootstrap, e2fsprogs (mkfs.ext4 -d), qemu-utils (qemu-img).
 # Env overrides: MIRROR (Debian mirror URL), SUITE (default bookworm).
@@ -19,18 +22,20 @@ die() { log "ERROR: $*"; exit 1; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self="$here/$(basename "${BASH_SOURCE[0]}")"
-tmpl="$here/guest.yaml.tmpl"
-[ -f "$tmpl" ] || die "template not found: $tmpl"
+tmpls=(offline.yaml docker.yaml docker-rootful.yaml)
+for t in "${tmpls[@]}"; do
+	[ -f "$here/$t.tmpl" ] || die "template not found: $here/$t.tmpl"
+done
 
 cache_dir=${1:-/var/cache/pixi-lima-ci}
 mkdir -p "$cache_dir"
 cache_dir=$(cd "$cache_dir" && pwd)
 
-hash=$(cat "$self" "$tmpl" | sha256sum | cut -c1-16)
+hash=$(cd "$here" && cat "$self" "${tmpls[@]/%/.tmpl}" | sha256sum | cut -c1-16)
 out="$cache_dir/guest-$hash"
-if [ -f "$out/guest.yaml" ]; then
+if [ -f "$out/docker.yaml" ]; then
 	log "cached image: $out"
-	echo "$out/guest.yaml"
+	echo "$out/docker.yaml"
 	exit 0
 fi
 
@@ -106,8 +111,8 @@ packages=(
 	fuse3 sshfs iptables ca-certificates
 	# isc-dhcp-client is a hard dependency of cloud-init; networking is done by systemd-networkd
 	isc-dhcp-client
-	# container engine
-	docker.io
+	# container engine, and what rootless Docker needs
+	docker.io rootlesskit slirp4netns uidmap dbus-user-session
 )
 include=$(
 	IFS=,
@@ -199,7 +204,21 @@ ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=60
 EOF
 in_root systemctl enable systemd-networkd.service systemd-networkd.socket >/dev/null 2>&1 ||
 	in_root systemctl enable systemd-networkd.service
-in_root systemctl enable docker.socket docker.service containerd.service
+# As template://docker leaves a VM: its script runs get.docker.com, which
+# enables docker and containerd, then `systemctl disable --now docker` for
+# rootless Docker; it skips both when docker is installed, as here.
+# template://docker-rootful gets its docker back (docker-rootful.yaml).
+in_root systemctl enable docker.socket containerd.service
+in_root systemctl disable docker.service
+# The rootless setup tool, where Docker's own packages put it (beside
+# docker, dockerd and rootlesskit, which it looks for in its own directory).
+for f in dockerd-rootless-setuptool.sh dockerd-rootless.sh; do
+	[ -x "$rootfs/usr/share/docker.io/contrib/$f" ] || die "docker.io lacks contrib/$f"
+	ln -sfn "/usr/share/docker.io/contrib/$f" "$rootfs/usr/bin/$f"
+done
+# useradd gives the Lima user subordinate ids (rootless Docker's user
+# namespace) only where these files exist, as on Ubuntu's cloud images.
+touch "$rootfs/etc/subuid" "$rootfs/etc/subgid"
 
 # --- quiet guest: no periodic jobs, no time sync ------------------------------
 for u in apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service \
@@ -320,21 +339,23 @@ qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
 rm -f "$work/disk.raw"
 rm -rf "$rootfs"
 
-# --- Lima template -------------------------------------------------------------
-sed -e "s|@IMAGE_DIR@|$out|g" -e "s|@ROOT_LABEL@|$label|g" "$tmpl" >"$work/guest.yaml"
-grep -q '@[A-Z_]*@' "$work/guest.yaml" && die "unreplaced placeholder in template"
+# --- Lima templates ------------------------------------------------------------
+for t in "${tmpls[@]}"; do
+	sed -e "s|@IMAGE_DIR@|$out|g" -e "s|@ROOT_LABEL@|$label|g" "$here/$t.tmpl" >"$work/$t"
+	grep -q '@[A-Z_]*@' "$work/$t" && die "unreplaced placeholder in $t"
+done
 rm -f "$work/debootstrap.log" "$work/initramfs.log"
 
 # Lima runs unprivileged: world-readable files, world-executable dirs.
-chmod 0644 "$work"/disk.qcow2 "$work"/vmlinuz "$work"/initrd.img "$work"/guest.yaml
+chmod 0644 "$work"/disk.qcow2 "$work"/vmlinuz "$work"/initrd.img "$work"/*.yaml
 chmod 0755 "$work"
 chmod a+rx "$cache_dir"
 
 if ! mv -T "$work" "$out" 2>/dev/null; then
 	# a concurrent build won the race
-	[ -f "$out/guest.yaml" ] || die "cannot move $work to $out"
+	[ -f "$out/docker.yaml" ] || die "cannot move $work to $out"
 	rm -rf "$work"
 fi
 trap - EXIT
 log "built in $(($(date +%s) - start))s: $out"
-echo "$out/guest.yaml" >&3
+echo "$out/docker.yaml" >&3
