@@ -84,7 +84,7 @@ func readmeCommands(t *testing.T) [][]string {
 func TestAdoptReadme(t *testing.T) {
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
-		t.Skip("starting dockerd needs root")
+		skipUnlessRequired(t, "starting dockerd needs root")
 	}
 	blocks := readmeCommands(t)
 	base, err := os.MkdirTemp("/tmp", "pl")

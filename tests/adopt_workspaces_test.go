@@ -20,7 +20,7 @@ import (
 func TestAdoptWorkspaces(t *testing.T) {
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
-		t.Skip("starting dockerd needs root")
+		skipUnlessRequired(t, "starting dockerd needs root")
 	}
 	blocks := readmeCommands(t)
 	base, err := os.MkdirTemp("/tmp", "pl")

@@ -350,7 +350,7 @@ func TestCleanGlobalStopsGracefully(t *testing.T) {
 func TestCleanGlobalRefusesRoot(t *testing.T) {
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		skipUnlessRequired(t, "needs root")
 	}
 	p := newProject(t, s, "[workspace]\nname = \"cgroot\"\n")
 	cache := filepath.Join(p.Home, ".cache", "lima")

@@ -34,10 +34,7 @@ func TestCrossBuild(t *testing.T) {
 // TestShellcheck checks every shell script users and CI run.
 func TestShellcheck(t *testing.T) {
 	if _, err := exec.LookPath("shellcheck"); err != nil {
-		if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
-			t.Fatal("shellcheck is not installed (tests/setup.sh installs it)")
-		}
-		t.Skip("shellcheck is not installed (tests/setup.sh installs it)")
+		skipUnlessRequired(t, "shellcheck is not installed (tests/setup.sh installs it)")
 	}
 	repo := repoRoot(t)
 	scripts, err := filepath.Glob(filepath.Join(repo, "tests", "*.sh"))

@@ -175,7 +175,7 @@ esac
 	t.Run("the environment's buildx is a plugin", func(t *testing.T) {
 		bx := filepath.Join(p.s.Tools, "docker-buildx")
 		if _, err := os.Stat(bx); err != nil {
-			t.Skip("the setup's tools have no docker-buildx")
+			skipUnlessRequired(t, "the setup's tools have no docker-buildx")
 		}
 		if target, err := os.Readlink(filepath.Join(p.Root, ".pixi", "docker", "cli-plugins", "docker-buildx")); target != bx {
 			t.Errorf("cli-plugins/docker-buildx -> %q (%v), want %s", target, err, bx)

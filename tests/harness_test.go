@@ -35,6 +35,16 @@ type Setup struct {
 	Template string // Lima template of the offline guest image ("" without one)
 }
 
+// skipUnlessRequired skips a test that lacks what it needs, or fails it
+// under tests/run.sh (PIXI_LIMA_TEST_REQUIRE=1), where CI must run it.
+func skipUnlessRequired(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // requireSetup returns the setup, or skips the test when tests/setup.sh
 // has not run. Under tests/run.sh (PIXI_LIMA_TEST_REQUIRE=1) a missing
 // setup fails instead: CI must never skip these silently.
@@ -49,10 +59,7 @@ func requireSetup(t testing.TB) Setup {
 		Template: os.Getenv("PIXI_LIMA_E2E_TEMPLATE"),
 	}
 	if s.User == "" || s.Golden == "" || s.Tools == "" || s.Src == "" {
-		if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
-			t.Fatal("PIXI_LIMA_TEST_* not set: run the tests with tests/run.sh")
-		}
-		t.Skip("needs the machine setup: run the tests with tests/run.sh")
+		skipUnlessRequired(t, "PIXI_LIMA_TEST_* not set: run the tests with tests/run.sh")
 	}
 	out, err := exec.Command("id", "-u", s.User).Output()
 	if err != nil {
@@ -213,7 +220,7 @@ func dockerdProject(t *testing.T, name string) (*Project, string) {
 	t.Helper()
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
-		t.Skip("starting dockerd needs root")
+		skipUnlessRequired(t, "starting dockerd needs root")
 	}
 	p := newProject(t, s, "[workspace]\nname = \""+name+"\"\n")
 	sock := env.NewPaths(p.Root).DockerSocket(name + "-docker")

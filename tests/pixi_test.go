@@ -216,7 +216,7 @@ func realDocker(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("docker")
 	if err != nil {
-		t.Skip("the docker CLI is not installed")
+		skipUnlessRequired(t, "the docker CLI is not installed (tests/setup.sh installs docker.io)")
 	}
 	return path
 }

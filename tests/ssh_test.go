@@ -34,7 +34,7 @@ import (
 func TestSSH(t *testing.T) {
 	s := requireSetup(t)
 	if os.Geteuid() != 0 {
-		t.Skip("starting sshd and dockerd needs root")
+		skipUnlessRequired(t, "starting sshd and dockerd needs root")
 	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		t.Fatal("sshd is not installed (tests/setup.sh installs openssh-server)")

@@ -42,10 +42,7 @@ func deno(t testing.TB) string {
 	t.Helper()
 	path := os.Getenv("PIXI_LIMA_TEST_DENO")
 	if path == "" {
-		if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
-			t.Fatal("PIXI_LIMA_TEST_DENO not set: run the tests with tests/run.sh")
-		}
-		t.Skip("needs deno: run the tests with tests/run.sh")
+		skipUnlessRequired(t, "PIXI_LIMA_TEST_DENO not set: run the tests with tests/run.sh")
 	}
 	return path
 }

@@ -125,9 +125,7 @@ func TestCRLF(t *testing.T) {
 // The diff of a change, not only of additions, is one patch(1) applies,
 // and Changed names the lines changed.
 func TestDiffChangedLines(t *testing.T) {
-	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("no patch")
-	}
+	needPatch(t)
 	old := strings.Replace(sample, "[environments]\n", "[environments]\ndefault = { features = [\"dev\"], solve-group = \"main\" }\ntest = [\n  \"test\"\n]\n", 1)
 	e, err := Parse([]byte(old))
 	if err != nil {

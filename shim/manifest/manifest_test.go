@@ -178,9 +178,7 @@ func TestQuote(t *testing.T) {
 // The diff is one patch(1) applies: the dry run shows exactly what the
 // real run writes.
 func TestDiffApplies(t *testing.T) {
-	if _, err := exec.LookPath("patch"); err != nil {
-		t.Skip("no patch")
-	}
+	needPatch(t)
 	e, _ := Parse([]byte(sample))
 	e.Add([]string{"dependencies"}, "go", "*")
 	e.Add([]string{"environments"}, "default", []string{"x"})
@@ -204,4 +202,17 @@ func TestDiffApplies(t *testing.T) {
 	if _, ok := Added(sample, strings.Replace(string(out), "python", "pithon", 1)); ok {
 		t.Error("Added missed a changed line")
 	}
+}
+
+// needPatch skips a test without patch(1), or fails it under tests/run.sh
+// (PIXI_LIMA_TEST_REQUIRE=1), which installs it.
+func needPatch(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("patch"); err == nil {
+		return
+	}
+	if os.Getenv("PIXI_LIMA_TEST_REQUIRE") == "1" {
+		t.Fatal("patch is not installed (tests/setup.sh installs it)")
+	}
+	t.Skip("patch is not installed (tests/setup.sh installs it)")
 }
