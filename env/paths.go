@@ -45,6 +45,10 @@ func (p Paths) Limactl() string { return filepath.Join(p.Prefix, "bin", "limactl
 // LockFile serialises starts. A leading dot keeps Lima from listing it as an instance.
 func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.lock") }
 
+// Elsewhere lists the other workspaces a call of this project's docker
+// was made from, one per line: each is warned about once.
+func (p Paths) Elsewhere() string { return filepath.Join(p.Prefix, "elsewhere") }
+
 // LogFile records the limactl runs for one instance.
 func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }
 

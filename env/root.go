@@ -43,12 +43,20 @@ func FindRoot(exe string, getenv func(string) string, cwd string) (string, error
 		}
 		return resolve(root)
 	}
-	for dir := cwd; ; dir = filepath.Dir(dir) {
+	if dir := Enclosing(cwd); dir != "" {
+		return resolve(dir)
+	}
+	return "", fmt.Errorf("%w in %s or any parent", ErrNoProject, cwd)
+}
+
+// Enclosing is the nearest pixi workspace at or above dir, "" for none.
+func Enclosing(dir string) string {
+	for ; ; dir = filepath.Dir(dir) {
 		if ManifestPath(dir) != "" {
-			return resolve(dir)
+			return dir
 		}
 		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("%w in %s or any parent", ErrNoProject, cwd)
+			return ""
 		}
 	}
 }

@@ -70,6 +70,9 @@ func (s *session) runTool(tool string, args []string) error {
 		inst, _ := lima.Inspect(p.paths, p.config.Name)
 		rec.Mounted = lima.MountedRoots(p.paths.Root, inst)
 		s.warnUnmounted(p, inst)
+		if !isCheap(tool, args) {
+			rec.Elsewhere = s.warnElsewhere(p)
+		}
 	}
 	s.syncDockerConfig(p)
 	fastpath.Save(p.paths.Root, rec, s.environ)

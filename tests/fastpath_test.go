@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,21 +30,8 @@ func TestFastPath(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("docker %v: exit %d\n%s", args, code, tailLines(stderr, 20))
 		}
-		var shim []string
-		runtimes := 0
-		for _, line := range strings.Split(stderr, "\n") {
-			f := strings.Fields(line)
-			if len(f) < 2 || f[0] != "init" {
-				continue
-			}
-			if f[1] == "runtime" {
-				if runtimes++; runtimes == 2 {
-					break
-				}
-			}
-			shim = append(shim, f[1])
-		}
-		if runtimes < 2 {
+		shim := shimInits(stderr)
+		if shim == nil {
 			t.Fatalf("docker %v: the trace shows one process, not the shim and then docker:\n%s", args, tailLines(stderr, 20))
 		}
 		return stdout, shim
@@ -122,6 +110,39 @@ func TestFastPath(t *testing.T) {
 		fast(t, pkgs)
 	})
 
+	t.Run("a call from another workspace's directory warns once, then is fast", func(t *testing.T) {
+		// From A's shell, `cd ../B && docker …` runs in A's engine: B's
+		// volumes land on A's disk, B's bind mounts may be empty.
+		other := filepath.Join(p.Home, "B")
+		must(t, os.MkdirAll(filepath.Join(other, "src"), 0o755))
+		must(t, os.WriteFile(filepath.Join(other, "pyproject.toml"), []byte("[project]\nname = \"b\"\n\n[tool.pixi.workspace]\nchannels = []\n"), 0o644))
+		inB := func(t *testing.T) (string, []string) {
+			t.Helper()
+			cmd := p.Command(p.Bin("docker"), endpoint...)
+			cmd.Dir = filepath.Join(other, "src")
+			cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1", "PWD="+cmd.Dir)
+			stdout, stderr, code := p.Run(t, cmd)
+			if code != 0 || stdout != "unix://"+sock+"\n" {
+				t.Fatalf("docker from B: exit %d, endpoint %q\n%s", code, stdout, tailLines(stderr, 20))
+			}
+			return stderr, shimInits(stderr)
+		}
+		const said = "is a pixi workspace of its own"
+		stderr, pkgs := inB(t)
+		full(t, pkgs)
+		if strings.Count(stderr, said) != 1 || !strings.Contains(stderr, "pixi run --manifest-path "+other+" docker") {
+			t.Errorf("the first call from B did not say once where it runs:\n%s", tailLines(stderr, 20))
+		}
+		stderr, pkgs = inB(t)
+		fast(t, pkgs)
+		if strings.Contains(stderr, said) {
+			t.Errorf("the second call from B said it again:\n%s", tailLines(stderr, 20))
+		}
+		// The project's own directories are not elsewhere, and stay fast.
+		_, pkgs = call(t, nil, endpoint...)
+		fast(t, pkgs)
+	})
+
 	t.Run("a setting in the environment is never served a stale record", func(t *testing.T) {
 		// The host's engine, reached through the user's DOCKER_HOST (here
 		// the same dockerd, by another address).
@@ -140,4 +161,25 @@ func TestFastPath(t *testing.T) {
 			t.Errorf("back to the VM's engine: endpoint %q", out)
 		}
 	})
+}
+
+// shimInits reads a GODEBUG=inittrace=1 trace of the shim, then docker:
+// the packages the shim initialized before docker's runtime; nil when the
+// trace shows only one process.
+func shimInits(stderr string) []string {
+	var shim []string
+	runtimes := 0
+	for _, line := range strings.Split(stderr, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "init" {
+			continue
+		}
+		if f[1] == "runtime" {
+			if runtimes++; runtimes == 2 {
+				return shim
+			}
+		}
+		shim = append(shim, f[1])
+	}
+	return nil
 }

@@ -62,7 +62,8 @@ func init() {
 // plan returns what to exec when this call can skip the full path: the
 // name is docker or docker-compose, a record for this binary, the
 // manifest and these settings exists, the depth guard allows it, $PWD
-// reaches the project by a path the VM mounts, the real tool is on PATH
+// reaches the project by a path the VM mounts and is in no other
+// workspace not yet warned about, the real tool is on PATH
 // and the recorded engine answers.
 func plan(args, environ []string) (real string, argv, env []string, ok bool) {
 	exe, err := os.Executable()
@@ -97,7 +98,7 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	if !ok {
 		return "", nil, nil, false
 	}
-	if !rec.reaches(lookup(environ, "PWD"), root) {
+	if pwd := lookup(environ, "PWD"); !rec.reaches(pwd, root) || rec.elsewhere(pwd, root) {
 		return "", nil, nil, false
 	}
 	real, ok = FindReal(tool, lookup(environ, "PATH"), self)

@@ -18,6 +18,9 @@ type Record struct {
 	// env.Aliases): a call whose $PWD reaches the project by another path
 	// takes the full path, which says what that means for bind mounts.
 	Mounted []string
+	// Elsewhere are the other pixi workspaces already warned about (see
+	// the shim's warnElsewhere): calls from them may take the fast path.
+	Elsewhere []string
 }
 
 // magic starts every record; a record of another format is never used.
@@ -195,6 +198,9 @@ func (r Record) encode(key string) ([]byte, bool) {
 	for _, m := range r.Mounted {
 		lines = append(lines, "mounted "+m)
 	}
+	for _, w := range r.Elsewhere {
+		lines = append(lines, "elsewhere "+w)
+	}
 	var b []byte
 	for _, l := range lines {
 		if bytes.IndexByte([]byte(l), '\n') >= 0 {
@@ -223,6 +229,8 @@ func decode(data []byte, key string) (Record, bool) {
 			r.Unset = append(r.Unset, rest)
 		case "mounted":
 			r.Mounted = append(r.Mounted, rest)
+		case "elsewhere":
+			r.Elsewhere = append(r.Elsewhere, rest)
 		case "":
 		default:
 			return Record{}, false
@@ -281,6 +289,48 @@ func (r Record) reaches(pwd, root string) bool {
 			return true
 		}
 	}
+}
+
+// elsewhere reports whether pwd is in a pixi workspace other than the
+// project at root that no call has warned about yet: the full path then
+// says so. It walks up from pwd until the project or "/", one or two
+// stats a level; a call from the project's root costs none.
+func (r Record) elsewhere(pwd, root string) bool {
+	if r.Socket == "" || len(pwd) == 0 || pwd[0] != '/' {
+		return false // the host's engine is everyone's; no $PWD to go by
+	}
+	for dir := pwd; ; dir = parent(dir) {
+		if dir == root || contains(r.Mounted, dir) {
+			return false
+		}
+		if isWorkspace(dir) {
+			return !contains(r.Elsewhere, dir)
+		}
+		if dir == "/" {
+			return false
+		}
+	}
+}
+
+// isWorkspace is env.ManifestPath(dir) != "" without a TOML parser: a
+// pyproject.toml that only mentions [tool.pixi counts, and the full path
+// decides.
+func isWorkspace(dir string) bool {
+	var st syscall.Stat_t
+	if syscall.Stat(dir+"/pixi.toml", &st) == nil {
+		return true
+	}
+	data, err := os.ReadFile(dir + "/pyproject.toml")
+	return err == nil && bytes.Contains(data, []byte("[tool.pixi"))
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }
 
 // parent is filepath.Dir of an absolute, clean path.

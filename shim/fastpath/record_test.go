@@ -150,3 +150,70 @@ func TestKeyUserDockerConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestElsewhere: a call from another pixi workspace's directory takes the
+// full path, which warns once; after that, the record lets it through.
+func TestElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	root, other, pyproj, plain := dir+"/a", dir+"/b", dir+"/c", dir+"/d"
+	for _, d := range []string{root + "/sub/nested", other + "/src", pyproj, plain + "/x"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(root+"/pixi.toml", "[workspace]\n")
+	write(root+"/sub/nested/pixi.toml", "[workspace]\n")
+	write(other+"/pixi.toml", "[workspace]\n")
+	write(pyproj+"/pyproject.toml", "[tool.pixi.workspace]\n")
+	write(plain+"/pyproject.toml", "[project]\nname = \"d\"\n")
+	vm := Record{Socket: "/s", Mounted: []string{root}}
+	warned := Record{Socket: "/s", Mounted: []string{root}, Elsewhere: []string{other}}
+	for _, c := range []struct {
+		rec  Record
+		pwd  string
+		want bool
+	}{
+		{vm, root, false},
+		{vm, root + "/sub", false},
+		{vm, root + "/sub/nested", true}, // a workspace inside the project is one of its own
+		{vm, other, true},
+		{vm, other + "/src", true},
+		{vm, pyproj, true},
+		{vm, plain + "/x", false}, // a pyproject.toml without pixi
+		{vm, dir, false},
+		{vm, "", false},
+		{warned, other + "/src", false},
+		{Record{}, other, false}, // the host's engine is everyone's
+	} {
+		if got := c.rec.elsewhere(c.pwd, root); got != c.want {
+			t.Errorf("warned %v, PWD %q: elsewhere = %v, want %v", c.rec.Elsewhere, c.pwd, got, c.want)
+		}
+	}
+	data, ok := warned.encode("k")
+	got, ok2 := decode(data, "k")
+	if !ok || !ok2 || len(got.Elsewhere) != 1 || got.Elsewhere[0] != other {
+		t.Errorf("round trip: %+v", got)
+	}
+}
+
+// BenchmarkElsewhere is what the other-workspace check adds to a fast-path
+// call from three directories below the project's root (from the root
+// itself it makes no system call).
+func BenchmarkElsewhere(b *testing.B) {
+	root := b.TempDir()
+	pwd := root + "/src/pkg/internal"
+	if err := os.MkdirAll(pwd, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	rec := Record{Socket: "/s", Mounted: []string{root}}
+	for b.Loop() {
+		if rec.elsewhere(pwd, root) {
+			b.Fatal("elsewhere in its own project")
+		}
+	}
+}
