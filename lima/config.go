@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -68,6 +69,22 @@ type Config struct {
 	// setting: docker sends bind-mount paths as the user typed them, so
 	// the guest mounts the project at these paths too.
 	RootAliases []string
+	// MissingMounts are the extra mounts configured that do not exist on
+	// this machine (a shared pixi.toml's ~/datasets): they are not in
+	// Mounts, so the VM is created and started without them, and says so.
+	MissingMounts []string
+	// NameNote says why Name is not the workspace's, for the caller to
+	// say (on its stderr) while that VM does not exist; "" when it is.
+	NameNote string
+}
+
+// sayMissingMounts warns, as the VM is created or started, of each
+// configured mount it goes without.
+func (m *Manager) sayMissingMounts() {
+	for _, dir := range m.Config.MissingMounts {
+		fmt.Fprintf(m.Stderr, "pixi-lima: warning: mount %s does not exist on this machine; VM %q starts without it (create it, then pixi-lima restart)\n",
+			dir, m.Config.Name)
+	}
 }
 
 // Mount is a host directory shared with the guest at the same path.
@@ -204,11 +221,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		c.Template = RootfulTemplate
 	}
 	if c.Name == "" { // no name set: the workspace's, unless it is too long here
-		var note string
-		c.Name, note = defaultName(root, workspace, runtime.GOOS)
-		if note != "" && c.Engine == EngineLima {
-			fmt.Fprintln(os.Stderr, note)
-		}
+		c.Name, c.NameNote = defaultName(root, workspace, runtime.GOOS)
 	}
 	return c, nil
 }
@@ -291,7 +304,7 @@ func defaultName(root, workspace, goos string) (name, note string) {
 	if exists(paths.InstanceDir(ShortName)) {
 		return ShortName, ""
 	}
-	return ShortName, fmt.Sprintf("pixi-lima: the VM is named %q, not %q: with that name Lima's socket paths "+
+	return ShortName, fmt.Sprintf("the VM is named %q, not %q: with that name Lima's socket paths "+
 		"would be too long on this OS for a project path of %d characters (at most %d fit); "+
 		"[tool.pixi-lima] name = \"...\" chooses another", ShortName, name, len(root), env.MaxRootLength(name, goos))
 }
@@ -426,7 +439,7 @@ func setMounts(c *Config, v any, root string) error {
 	if !ok {
 		return fmt.Errorf("got %s", show(v))
 	}
-	c.Mounts = c.Mounts[:0]
+	c.Mounts, c.MissingMounts = c.Mounts[:0], nil
 	for _, item := range list {
 		s, ok := item.(string)
 		if !ok || strings.TrimSuffix(s, ":w") == "" {
@@ -437,8 +450,11 @@ func setMounts(c *Config, v any, root string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(loc); err != nil {
-			return fmt.Errorf("mount %q: %s does not exist", s, loc)
+		if _, err := os.Stat(loc); errors.Is(err, fs.ErrNotExist) {
+			c.MissingMounts = append(c.MissingMounts, loc)
+			continue
+		} else if err != nil {
+			return fmt.Errorf("mount %q: %w", s, err)
 		}
 		m.Location = loc
 		c.Mounts = append(c.Mounts, m)

@@ -1,14 +1,22 @@
 package lima
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lima-vm/lima/pkg/limayaml"
+
+	"github.com/pixi-lima/pixi-lima/env"
 )
 
 func configNoEnv(string) string { return "" }
@@ -189,7 +197,6 @@ func TestParseConfigRejects(t *testing.T) {
 		{setting: `mount-type = 9`, source: src + "mount-type", says: []string{"got 9"}},
 		{setting: `mounts = "/tmp"`, source: src + "mounts", says: []string{`got "/tmp"`, "a list of directories"}},
 		{setting: `mounts = [1]`, source: src + "mounts", says: []string{"got 1 in the list"}},
-		{setting: `mounts = ["nope:w"]`, source: src + "mounts", says: []string{filepath.Join(root, "nope") + " does not exist"}},
 		{setting: `template = "missing.yaml"`, source: src + "template", says: []string{"template file " + filepath.Join(root, "missing.yaml") + " does not exist"}},
 		{setting: `template = {}`, source: src + "template", says: []string{"got a table"}},
 		{setting: `image = "/no/such.img"`, source: src + "image", says: []string{"image file /no/such.img does not exist"}},
@@ -205,7 +212,6 @@ func TestParseConfigRejects(t *testing.T) {
 		{env: map[string]string{"PIXI_LIMA_CPUS": "-2"}, source: "PIXI_LIMA_CPUS", says: []string{"got -2"}},
 		{env: map[string]string{"PIXI_LIMA_MEMORY": "lots"}, source: "PIXI_LIMA_MEMORY", says: []string{`got "lots"`}},
 		{env: map[string]string{"PIXI_LIMA_VM_TYPE": "kvm"}, source: "PIXI_LIMA_VM_TYPE", says: []string{`"qemu" or "vz"`}},
-		{env: map[string]string{"PIXI_LIMA_MOUNTS": "/no/such/dir"}, source: "PIXI_LIMA_MOUNTS", says: []string{"/no/such/dir does not exist"}},
 	} {
 		manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\n" + tc.setting + "\n"
 		_, err := ParseConfig(root, []byte(manifest), configEnv(tc.env))
@@ -381,7 +387,7 @@ func TestSuggest(t *testing.T) {
 func TestCreateExpression(t *testing.T) {
 	c := Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []Mount{{Location: "/data", Writable: false}}, Rootful: true}
 	got := CreateExpression(c, "/src/repo")
-	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}]`
+	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}] | ` + portsExpression()
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}
@@ -402,4 +408,155 @@ func equalConfig(a, b Config) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// A mount that this machine lacks (a teammate without ~/datasets) is
+// skipped, not refused: the VM is made and started without it.
+func TestParseConfigMissingMount(t *testing.T) {
+	home, root := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	if err := os.Mkdir(filepath.Join(root, "cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\nmounts = [\"~/datasets\", \"cache:w\"]\n"
+	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
+	if err != nil {
+		t.Fatalf("ParseConfig: %v; want ~/datasets skipped", err)
+	}
+	if want := []Mount{{Location: filepath.Join(root, "cache"), Writable: true}}; !equalMounts(c.Mounts, want) {
+		t.Errorf("mounts %+v, want %+v", c.Mounts, want)
+	}
+	if want := filepath.Join(home, "datasets"); len(c.MissingMounts) != 1 || c.MissingMounts[0] != want {
+		t.Errorf("missing mounts %q, want [%s]", c.MissingMounts, want)
+	}
+	c, err = ParseConfig(root, []byte(manifest), configEnv(map[string]string{"PIXI_LIMA_MOUNTS": "/no/such/dir"}))
+	if err != nil || len(c.Mounts) != 0 || len(c.MissingMounts) != 1 || c.MissingMounts[0] != "/no/such/dir" {
+		t.Errorf("PIXI_LIMA_MOUNTS=/no/such/dir: mounts %+v, missing %q, %v; want it missing alone", c.Mounts, c.MissingMounts, err)
+	}
+}
+
+func equalMounts(a, b []Mount) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// missingMountProject is a project whose pixi.toml mounts ~/datasets,
+// which this machine's home lacks, and its settings.
+func missingMountProject(t *testing.T) (string, Config) {
+	t.Helper()
+	home, root := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\nmounts = [\"~/datasets\"]\n"
+	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
+	if err != nil {
+		t.Fatalf("ParseConfig: %v; want ~/datasets skipped", err)
+	}
+	return root, c
+}
+
+// fakeLimactl is a Manager of the project at root whose limactl records
+// its arguments in the returned file and makes the instance directory, as
+// `limactl create` does; qemu-img and QEMU are stand-ins too. What the
+// Manager says goes to the returned buffer.
+func fakeLimactl(t *testing.T, root string, c Config) (*Manager, *bytes.Buffer, string) {
+	t.Helper()
+	bin := t.TempDir()
+	paths := env.NewPaths(root)
+	args := filepath.Join(bin, "args")
+	scripts := map[string]string{
+		"limactl":  "#!/bin/sh\nprintf '%s\\n' \"$@\" >'" + args + "'\nmkdir -p '" + paths.InstanceDir(c.Name) + "'\n",
+		"qemu-img": "#!/bin/sh\n",
+		QEMUSystem(func(string) string { return "" }): "#!/bin/sh\n",
+	}
+	for name, script := range scripts {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var out bytes.Buffer
+	l := Limactl{Path: filepath.Join(bin, "limactl"), Env: os.Environ(), Stderr: &out}
+	return &Manager{Paths: paths, Config: c, Limactl: l, Stderr: &out}, &out, args
+}
+
+// setArg is the --set expression limactl was given, "" if none.
+func setArg(t *testing.T, args string) string {
+	t.Helper()
+	b, err := os.ReadFile(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if l == "--set" && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
+}
+
+// The VM is created without a missing mount, with one warning that says
+// what to do, and is then what the project wants: no drift.
+func TestMissingMountCreate(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the stand-in for QEMU is Linux's")
+	}
+	root, c := missingMountProject(t)
+	m, stderr, args := fakeLimactl(t, root, c)
+	if err := m.create(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	set := setArg(t, args)
+	if strings.Contains(set, "datasets") {
+		t.Errorf("limactl create --set %s: mounts the missing directory", set)
+	}
+	if n := strings.Count(stderr.String(), "datasets does not exist on this machine"); n != 1 ||
+		!strings.Contains(stderr.String(), "create it, then pixi-lima restart") {
+		t.Errorf("stderr %q: want one warning that says what to do", stderr)
+	}
+	for _, d := range Drifts(c, root, vmWith(Mount{Location: root, Writable: true})) {
+		if d.Key == "mounts" {
+			t.Errorf("a VM without the missing mount: drift %s", d)
+		}
+	}
+}
+
+// A start warns once too, and neither reports the missing mount as a
+// changed setting nor asks Lima to change the VM's mounts for it.
+func TestMissingMountStart(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the stand-in for QEMU is Linux's")
+	}
+	root, c := missingMountProject(t)
+	m, stderr, args := fakeLimactl(t, root, c)
+	engine(t, m.Socket())
+	vm := vmWith(Mount{Location: root, Writable: true})
+	vm.Name, vm.Dir, vm.VMType = c.Name, m.dir(), limayaml.QEMU
+	vm.CPUs = c.CPUs
+	if err := m.start(context.Background(), vm); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(setArg(t, args), ".mounts") {
+		t.Errorf("limactl start --set %s: changes the mounts", setArg(t, args))
+	}
+	if n := strings.Count(stderr.String(), "datasets does not exist on this machine"); n != 1 ||
+		strings.Contains(stderr.String(), "changed mounts") || strings.Contains(stderr.String(), "mounts differs") {
+		t.Errorf("stderr %q: want one warning, and no word of changed mounts", stderr)
+	}
+}
+
+// engine answers docker's ping on socket until the test ends.
+func engine(t *testing.T, socket string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/docker/go-units"
 	"github.com/lima-vm/lima/pkg/store"
+
+	"github.com/pixi-lima/pixi-lima/env/atomicfile"
 )
 
 // originFile keeps what an instance was created from, which its lima.yaml
@@ -23,9 +25,11 @@ type origin struct {
 	Image    string `json:"image,omitempty"`
 }
 
+// writeOrigin writes the record whole or not at all, and to disk: drift
+// reads it for as long as the instance lives.
 func writeOrigin(dir string, c Config) error {
 	b, _ := json.Marshal(origin{Template: c.Template, Image: c.Image})
-	return os.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
 }
 
 // defaultTemplate is the template a VM gets unless one is set.
@@ -147,6 +151,9 @@ func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) str
 	}
 	if rootful, known := dockerMode(inst); known && !rootful && !hasSocketLink(inst) {
 		expr = append(expr, socketExpression())
+	}
+	if !hasPortTick(inst) {
+		expr = append(expr, portsExpression())
 	}
 	return strings.Join(expr, " | ")
 }

@@ -21,6 +21,8 @@ func vmWith(mounts ...Mount) *store.Instance {
 		loc, w := m.Location, m.Writable
 		y.Mounts = append(y.Mounts, limayaml.Mount{Location: loc, MountPoint: &loc, Writable: &w})
 	}
+	// As this version creates a VM: with the port tick.
+	y.Provision = []limayaml.Provision{{Mode: limayaml.ProvisionModeSystem, Script: portsProvision()["script"]}}
 	return &store.Instance{Config: y}
 }
 

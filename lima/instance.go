@@ -208,6 +208,7 @@ func (m *Manager) create(ctx context.Context) error {
 	_, statErr := os.Lstat(m.dir())
 	ours := errors.Is(statErr, fs.ErrNotExist)
 	c := m.Config
+	m.sayMissingMounts()
 	stage := fmt.Sprintf("creating VM %q from %s (%d CPUs, %s memory, %s disk)", c.Name, c.Template, c.CPUs, c.Memory, c.Disk)
 	err := m.Limactl.Run(ctx, stage, "--tty=false", "create", "--name="+c.Name, c.Template, "--set", CreateExpression(c, m.Paths.Root))
 	if err != nil {
@@ -257,6 +258,7 @@ func CreateExpression(c Config, root string) string {
 	if !c.Rootful {
 		expr = append(expr, socketExpression())
 	}
+	expr = append(expr, portsExpression())
 	return strings.Join(expr, " | ")
 }
 
@@ -271,7 +273,8 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err := CheckRosetta(m.Config, h, g); err != nil {
 		return err
 	}
-	if inst != nil {
+	if inst != nil { // a VM made by this call was told of at its creation
+		m.sayMissingMounts()
 		m.sayDrift(inst)
 	}
 	vmType, _ := ResolveVMType(h, g)

@@ -2,12 +2,11 @@ package lima
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,11 +33,7 @@ func limaPID(instDir, file string) (pid int, ours bool) {
 // -pidfile and -qmp). A pid reused after a reboot by anything else, even
 // `vim lima/x.go`, does not match.
 func isLimaProcess(argv []string, instDir string) bool {
-	if len(argv) == 0 {
-		return false
-	}
-	exe := filepath.Base(argv[0])
-	if exe != "limactl" && !strings.HasPrefix(exe, "qemu-system-") {
+	if len(argv) == 0 || !isLimaName(filepath.Base(argv[0])) {
 		return false
 	}
 	for _, arg := range argv[1:] {
@@ -49,22 +44,37 @@ func isLimaProcess(argv []string, instDir string) bool {
 	return false
 }
 
-// commandLine is a process's argv: /proc on Linux, ps elsewhere (macOS
-// has no /proc; ps joins the words with spaces, so a word with a space
-// splits, which only weakens the match on instDir to a prefix test).
-func commandLine(pid int) ([]string, bool) {
-	if runtime.GOOS == "linux" {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || len(b) == 0 {
-			return nil, false
-		}
-		return strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00"), true
-	}
-	out, err := exec.Command("ps", "-ww", "-o", "command=", "-p", strconv.Itoa(pid)).Output()
-	if err != nil {
+// isLimaName says whether an executable's name is limactl's or QEMU's;
+// the kernel may cut it short (15 or 16 bytes), never to less than that.
+func isLimaName(exe string) bool {
+	return exe == "limactl" || strings.HasPrefix(exe, "qemu-system-")
+}
+
+// parseProcArgs2 reads argv from what macOS's kern.procargs2 sysctl gives
+// for a process: argc (32 bits, little endian), the executable's path,
+// NULs up to an aligned offset, then argc NUL-terminated arguments and
+// the environment.
+// An argument may hold spaces or be empty; only an empty argv[0] would be
+// taken for padding, as ps takes it.
+func parseProcArgs2(b []byte) ([]string, bool) {
+	if len(b) < 4 {
 		return nil, false
 	}
-	return strings.Fields(string(out)), true
+	argc := int32(binary.LittleEndian.Uint32(b))
+	exe, rest, ok := bytes.Cut(b[4:], []byte{0})
+	if argc <= 0 || len(exe) == 0 || !ok {
+		return nil, false
+	}
+	rest = bytes.TrimLeft(rest, "\x00")
+	var argv []string
+	for int32(len(argv)) < argc {
+		arg, after, ok := bytes.Cut(rest, []byte{0})
+		if !ok {
+			return nil, false
+		}
+		argv, rest = append(argv, string(arg)), after
+	}
+	return argv, true
 }
 
 // alive says whether pid exists (signal 0 checks without sending).
@@ -73,23 +83,32 @@ func alive(pid int) bool {
 	return err == nil || err == syscall.EPERM
 }
 
-// livePIDs lists the instance's Lima processes that run now.
+// livePIDs lists the instance's Lima processes that run now, and those
+// that may be: named limactl or QEMU, with arguments that cannot be read.
 func livePIDs(instDir string) []int {
 	var pids []int
 	files, _ := filepath.Glob(filepath.Join(instDir, "*.pid"))
 	for _, f := range files {
-		if pid, ours := limaPID(instDir, filepath.Base(f)); ours && alive(pid) {
+		pid, ours := limaPID(instDir, filepath.Base(f))
+		if pid != 0 && alive(pid) && (ours || unreadable(pid) && isLimaName(processName(pid))) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
+func unreadable(pid int) bool {
+	_, ok := commandLine(pid)
+	return !ok
+}
+
 // forgetForeignPIDs removes pid files of the instance whose pid now belongs
-// to a process that is not the instance's own. After a host crash and
-// reboot the pid in ha.pid or qemu.pid can be reused by anything, and
-// `limactl stop --force` would SIGKILL it. A pid file is Lima's
-// bookkeeping, not data: dropping a wrong one loses nothing.
+// to a process that is shown not to be the instance's own. After a host
+// crash and reboot the pid in ha.pid or qemu.pid can be reused by
+// anything, and `limactl stop --force` would SIGKILL it. A pid file is
+// Lima's bookkeeping, not data: dropping a wrong one loses nothing, but
+// dropping the live VM's would leave its QEMU running unseen. So a process
+// whose arguments cannot be read stays unless its name is another's.
 func forgetForeignPIDs(instDir string, stderr io.Writer) {
 	files, _ := filepath.Glob(filepath.Join(instDir, "*.pid"))
 	for _, f := range files {
@@ -97,9 +116,16 @@ func forgetForeignPIDs(instDir string, stderr io.Writer) {
 		if pid == 0 || ours || !alive(pid) {
 			continue // unreadable, ours, or dead: Lima handles a dead pid itself
 		}
-		argv, _ := commandLine(pid)
+		what, ok := commandLine(pid)
+		if !ok {
+			name := processName(pid)
+			if name == "" || isLimaName(name) {
+				continue // not shown to be another's
+			}
+			what = []string{name}
+		}
 		fmt.Fprintf(stderr, "pixi-lima: %s names pid %d, which is not this VM's (%s); forgetting it rather than killing it\n",
-			filepath.Base(f), pid, strings.Join(argv, " "))
+			filepath.Base(f), pid, strings.Join(what, " "))
 		os.Remove(f)
 	}
 }

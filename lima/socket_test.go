@@ -71,7 +71,7 @@ func TestSocketLinkApplied(t *testing.T) {
 	if len(y.Provision) != 2 || y.Provision[1].Script != socketProvision()["script"] {
 		t.Fatalf("after --set: %+v", y.Provision)
 	}
-	rootless.Config.Provision = y.Provision
+	rootless.Config.Provision = append(rootless.Config.Provision, y.Provision...)
 	if expr := m.applyExpression("linux", "amd64", rootless); expr != "" {
 		t.Errorf("rootless VM with the link: applyExpression = %q", expr)
 	}

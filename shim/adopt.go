@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/atomicfile"
 	"github.com/pixi-lima/pixi-lima/shim/manifest"
 )
 
@@ -493,7 +494,7 @@ func channelsWithout(edit *manifest.Edit, pixi []string, channel string) []strin
 }
 
 // writeKeepingMode replaces path (through a symlink: its target) with
-// data, atomically and with the file's mode.
+// data, atomically, durably and with the file's mode.
 func writeKeepingMode(path string, data []byte) error {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
@@ -503,17 +504,5 @@ func writeKeepingMode(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp := target + ".pixi-lima-adopt"
-	if err := os.WriteFile(tmp, data, info.Mode().Perm()); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, info.Mode().Perm()); err != nil { // WriteFile's mode is masked by umask
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, target); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(target, data, info.Mode().Perm())
 }

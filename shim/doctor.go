@@ -108,6 +108,7 @@ func (s *session) doctor() []check {
 	if vm {
 		add(checkSocketBudget(p))
 		add(s.checkLimactl(p))
+		add(checkMounts(p))
 	}
 	if p == nil || vm {
 		h, g := lima.ThisHost(), lima.Guest{}
@@ -178,6 +179,25 @@ func checkSocketBudget(p *project) check {
 	}
 	return check{Name: "socket-path", OK: true,
 		Detail: fmt.Sprintf("Lima's longest socket path is %d of at most %d bytes (%d to spare)", len(path), limit-1, limit-1-len(path))}
+}
+
+// checkMounts: an extra mount this machine lacks (a shared pixi.toml's
+// ~/datasets) is left out of the VM rather than stopping it.
+func checkMounts(p *project) check {
+	c := p.config
+	if n := len(c.MissingMounts); n > 0 {
+		what, it := c.MissingMounts[0]+" does", "it"
+		if n > 1 {
+			what, it = strings.Join(c.MissingMounts, ", ")+" do", "them"
+		}
+		return check{Name: "mounts", OK: true, Warning: true,
+			Detail: what + " not exist on this machine: the VM runs without " + it, Fix: "create " + it + ", then pixi-lima restart"}
+	}
+	dirs := []string{p.paths.Root}
+	for _, m := range c.Mounts {
+		dirs = append(dirs, m.Location)
+	}
+	return check{Name: "mounts", OK: true, Detail: "each exists on this machine: " + strings.Join(dirs, ", ")}
 }
 
 func (s *session) checkLimactl(p *project) check {

@@ -37,6 +37,9 @@ func (s *session) loadProject() (*project, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.NameNote != "" && cfg.Engine == lima.EngineLima {
+		s.printf("%s", cfg.NameNote)
+	}
 	cfg.RootAliases = env.Aliases(root, s.getenv, runtime.GOOS)
 	return &project{paths: env.NewPaths(root), config: cfg}, nil
 }

@@ -22,7 +22,6 @@ import (
 // HOME.
 func TestDockerConfig(t *testing.T) {
 	p, _ := dockerdProject(t, "dc")
-	docker := func(args ...string) *exec.Cmd { return p.Command(p.Bin("docker"), args...) }
 	userDocker := filepath.Join(p.Home, ".docker")
 	projectConfig := filepath.Join(p.Root, ".pixi", "docker", "config.json")
 
@@ -61,14 +60,16 @@ func TestDockerConfig(t *testing.T) {
 	writeUserConfig(`"helper.invalid.example": "pltest"`)
 
 	// docker's credential helpers are programs named docker-credential-*
-	// on PATH. A fake one stands in for the keychain here: the registry a
-	// real helper would serve cannot be reached from this machine, so what
-	// is checked is that docker asks it, with what, and that the project's
-	// config names it. It logs outside HOME, which must stay as it is.
+	// on PATH, and pixi-lima inherits only those it finds there. A fake one
+	// stands in for the keychain here: the registry a real helper would
+	// serve cannot be reached from this machine, so what is checked is that
+	// docker asks it, with what, and that the project's config names it. It
+	// logs outside HOME, which must stay as it is.
 	helperDir := filepath.Join(p.Root, "helpers")
 	credLog := filepath.Join(p.Root, "cred.log")
 	must(t, os.MkdirAll(helperDir, 0o755))
-	must(t, os.WriteFile(filepath.Join(helperDir, "docker-credential-pltest"), []byte(`#!/bin/sh
+	for _, name := range []string{"pltest", "xdg"} {
+		must(t, os.WriteFile(filepath.Join(helperDir, "docker-credential-"+name), []byte(`#!/bin/sh
 input=$(cat)
 printf '%s %s\n' "$1" "$input" >> `+credLog+`
 case "$1" in
@@ -76,8 +77,10 @@ get) printf '{"ServerURL":"%s","Username":"pltest","Secret":"fake-token"}\n' "$i
 list) echo '{}' ;;
 esac
 `), 0o755))
+	}
 	run(t, exec.Command("chown", "-R", fmt.Sprintf("%d:%d", p.s.UID, p.s.GID), p.Home, p.Root))
-	withHelper := func(cmd *exec.Cmd) *exec.Cmd {
+	docker := func(args ...string) *exec.Cmd {
+		cmd := p.Command(p.Bin("docker"), args...)
 		for i, kv := range cmd.Env {
 			if strings.HasPrefix(kv, "PATH=") {
 				cmd.Env[i] = "PATH=" + p.Bin("") + ":" + helperDir + ":" + strings.TrimPrefix(kv, "PATH="+p.Bin("")+":")
@@ -160,7 +163,7 @@ esac
 
 	t.Run("a private pull asks the user's credential helper", func(t *testing.T) {
 		const image = "registry.invalid.example:5000/private/app:1"
-		stdout, stderr, code := p.Run(t, withHelper(docker("pull", image)))
+		stdout, stderr, code := p.Run(t, docker("pull", image))
 		// The registry does not exist: docker's own failure, docker's code.
 		if code != 1 || strings.Contains(stderr, "pixi-lima") {
 			t.Errorf("docker pull: exit %d (want docker's 1)\nstdout: %s\nstderr: %s", code, stdout, stderr)
@@ -246,6 +249,38 @@ esac
 		}
 		homeUnchanged(t)
 		p.MustRun(t, docker("ps")) // back to ~/.docker
+	})
+
+	t.Run("a helper that is not on PATH is left out, with one warning", func(t *testing.T) {
+		// Docker Desktop was uninstalled; its credsStore stays behind.
+		userConfig := filepath.Join(userDocker, "config.json")
+		must(t, os.WriteFile(userConfig, []byte(`{"credsStore": "desktop", "credHelpers": {"helper.invalid.example": "pltest"}}`), 0o600))
+		later := time.Now().Add(4 * time.Second)
+		must(t, os.Chtimes(userConfig, later, later))
+		home = contentSnapshot(t, p.Home)
+		warning := "pixi-lima: warning: credential helper docker-credential-desktop is not on PATH; docker login stores credentials in " +
+			projectConfig + ` instead (install it, or remove "credsStore" from ` + userConfig + ")\n"
+		for i, want := range []string{warning, ""} {
+			cmd := docker("ps", "-q")
+			cmd.Env = append(cmd.Env, "PIXI_LIMA_FORCE_ARG0=docker") // the full path, which syncs, both times
+			if stdout, stderr, code := p.Run(t, cmd); code != 0 || stdout != "" || stderr != want {
+				t.Errorf("call %d: exit %d\nstdout: %s\nstderr: %q\nwant stderr %q", i+1, code, stdout, stderr, want)
+			}
+		}
+		doc, text := readProject(t)
+		if _, ok := doc["credsStore"]; ok {
+			t.Errorf("credsStore is in the project's config:\n%s", text)
+		}
+		if h, _ := doc["credHelpers"].(map[string]any); h["helper.invalid.example"] != "pltest" {
+			t.Errorf("credHelpers = %v, want the helper that is on PATH", doc["credHelpers"])
+		}
+		ownKeys(t)
+		homeUnchanged(t)
+		writeUserConfig(`"helper.invalid.example": "pltest"`)
+		later = later.Add(2 * time.Second)
+		must(t, os.Chtimes(userConfig, later, later))
+		home = contentSnapshot(t, p.Home)
+		p.MustRun(t, docker("ps"))
 	})
 
 	t.Run("inherit-docker-config = false removes what was inherited", func(t *testing.T) {

@@ -7,9 +7,10 @@
 // Homebrew's and Docker Desktop's) and credential helpers (the macOS
 // keychain). Sync writes into the project's config.json the three keys that
 // point docker back at them, cliPluginsExtraDirs, credsStore and
-// credHelpers, and links the docker-buildx of the project's environment as
-// a plugin. The user's config is only ever read: nothing is written there,
-// and nothing else of it (auths, the secrets) is copied.
+// credHelpers (only the helpers that are on PATH), and links the
+// docker-buildx of the project's environment as a plugin. The user's
+// config is only ever read: nothing is written there, and nothing else of
+// it (auths, the secrets) is copied.
 package dockerconfig
 
 import (
@@ -20,10 +21,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/atomicfile"
 )
 
 // UserVar carries the user's docker config directory, as UserDir found it,
@@ -90,7 +94,9 @@ func IsProjectDir(dir string) bool {
 // HOME, PATH). With inherit false it removes what it inherited before and
 // inherits nothing; the buildx link stays, being the project's own. It
 // writes only what changed, and a problem with one part does not stop the
-// others: the error lists them all. In a project without .pixi it does
+// others: the error lists them all. It also tells, once per helper, of
+// the user's credential helpers it left out because they are not on PATH
+// (a *MissingHelperError each). In a project without .pixi it does
 // nothing.
 func Sync(p env.Paths, getenv func(string) string, inherit bool) error {
 	return options{
@@ -108,16 +114,18 @@ type options struct {
 	dir        string // the project's DOCKER_CONFIG
 	bin        string // the project's .pixi/bin: the shim, never docker-buildx
 	userDir    string // UserDir; "" for none
-	path       string // PATH, searched for docker-buildx
+	path       string // PATH, searched for docker-buildx and credential helpers
 	inherit    bool
 	systemDirs []string
 }
 
 // memory is MemoryFile: the managed values config.json holds as Sync set
-// them, and the target of the buildx link Sync made.
+// them, the target of the buildx link Sync made, and the credential
+// helpers the user was told are missing.
 type memory struct {
 	Keys   map[string]json.RawMessage `json:"keys,omitempty"`
 	Buildx string                     `json:"buildx,omitempty"`
+	Warned []string                   `json:"warned,omitempty"`
 }
 
 func (o options) sync() error {
@@ -147,10 +155,17 @@ func (o options) sync() error {
 	}
 	var errs []error
 	next := last
-	if keys, err := o.syncConfig(last.Keys); err != nil {
+	if keys, missing, err := o.syncConfig(last.Keys); err != nil {
 		errs = append(errs, err)
 	} else {
 		next.Keys = keys
+		next.Warned = nil
+		for _, m := range missing {
+			next.Warned = append(next.Warned, m.Helper)
+			if !slices.Contains(last.Warned, m.Helper) {
+				errs = append(errs, m)
+			}
+		}
 	}
 	if target, err := o.syncBuildx(last.Buildx); err != nil {
 		errs = append(errs, err)
@@ -160,7 +175,7 @@ func (o options) sync() error {
 	old, _ := json.Marshal(last)
 	data, err := json.Marshal(next)
 	if err == nil && !bytes.Equal(old, data) {
-		err = writeFile(memFile, data, 0o644)
+		err = atomicfile.WriteFile(memFile, data, 0o644)
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("cannot record what it inherited in %s: %w", memFile, err))
@@ -169,11 +184,12 @@ func (o options) sync() error {
 }
 
 // syncConfig merges the inherited values into the project's config.json
-// and returns the managed values it now holds as Sync set them.
-func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.RawMessage, error) {
-	want, err := o.inherited()
+// and returns the managed values it now holds as Sync set them, and the
+// user's credential helpers it left out that docker would have used.
+func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.RawMessage, []*MissingHelperError, error) {
+	want, missing, err := o.inherited()
 	if err != nil {
-		return last, err
+		return last, nil, err
 	}
 	file := filepath.Join(o.dir, "config.json")
 	doc := map[string]json.RawMessage{}
@@ -182,33 +198,35 @@ func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.Ra
 	switch {
 	case err == nil:
 		if len(bytes.TrimSpace(data)) > 0 && json.Unmarshal(data, &doc) != nil {
-			return last, fmt.Errorf("%s is not valid JSON, so it is left as it is and docker there has none of your plugins and credential helpers (hint: fix it, or remove it and pixi-lima writes it again)", file)
+			return last, nil, fmt.Errorf("%s is not valid JSON, so it is left as it is and docker there has none of your plugins and credential helpers (hint: fix it, or remove it and pixi-lima writes it again)", file)
 		}
 		if info, err := os.Stat(file); err == nil {
 			perm = info.Mode().Perm()
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return last, err
+		return last, nil, err
 	}
 	if doc == nil { // the file said null
 		doc = map[string]json.RawMessage{}
 	}
 	owned, changed := merge(doc, last, want)
+	missing = relevant(missing, doc, owned, file)
 	if !changed {
-		return owned, nil
+		return owned, missing, nil
 	}
-	if err := writeFile(file, encode(doc), perm); err != nil {
-		return last, fmt.Errorf("cannot write %s: %w", file, err)
+	if err := atomicfile.WriteFile(file, encode(doc), perm); err != nil {
+		return last, nil, fmt.Errorf("cannot write %s: %w", file, err)
 	}
-	return owned, nil
+	return owned, missing, nil
 }
 
 // inherited returns the managed values the project's config should hold,
-// read from the user's config; none when inheriting is off.
-func (o options) inherited() (map[string]json.RawMessage, error) {
+// read from the user's config, and the user's credential helpers that are
+// not on PATH, which it leaves out; none when inheriting is off.
+func (o options) inherited() (map[string]json.RawMessage, []*MissingHelperError, error) {
 	want := map[string]json.RawMessage{}
 	if !o.inherit {
-		return want, nil
+		return want, nil, nil
 	}
 	var user struct {
 		CredsStore          string            `json:"credsStore"`
@@ -220,11 +238,11 @@ func (o options) inherited() (map[string]json.RawMessage, error) {
 		file := filepath.Join(o.userDir, "config.json")
 		data, err := os.ReadFile(file)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("cannot read your docker config: %w", err)
+			return nil, nil, fmt.Errorf("cannot read your docker config: %w", err)
 		}
 		if len(bytes.TrimSpace(data)) > 0 {
 			if err := json.Unmarshal(data, &user); err != nil {
-				return nil, fmt.Errorf("your docker config %s is not valid docker config JSON (%v), so the project keeps what it inherited before", file, err)
+				return nil, nil, fmt.Errorf("your docker config %s is not valid docker config JSON (%v), so the project keeps what it inherited before", file, err)
 			}
 		}
 		dirs = append(dirs, filepath.Join(o.userDir, "cli-plugins"))
@@ -245,13 +263,113 @@ func (o options) inherited() (map[string]json.RawMessage, error) {
 		}
 	}
 	set(keyPluginDirs, dedupe(dirs))
+	// A helper docker cannot run fails every login and pull it is asked
+	// for; without it docker keeps the credentials in config.json.
+	missing := map[string]*MissingHelperError{}
+	miss := func(helper, registry string) {
+		m := missing[helper]
+		if m == nil {
+			m = &MissingHelperError{Helper: helper, UserConfig: filepath.Join(o.userDir, "config.json")}
+			missing[helper] = m
+		}
+		if registry == "" {
+			m.CredsStore = true
+		} else {
+			m.Registries = append(m.Registries, registry)
+		}
+	}
 	if user.CredsStore != "" {
-		set(keyCredsStore, user.CredsStore)
+		if o.lookPath(helperPrefix+user.CredsStore, nil) != "" {
+			set(keyCredsStore, user.CredsStore)
+		} else {
+			miss(user.CredsStore, "")
+		}
 	}
-	if len(user.CredHelpers) > 0 {
-		set(keyCredHelpers, user.CredHelpers)
+	helpers := map[string]string{}
+	for registry, helper := range user.CredHelpers {
+		if o.lookPath(helperPrefix+helper, nil) != "" {
+			helpers[registry] = helper
+		} else {
+			miss(helper, registry)
+		}
 	}
-	return want, nil
+	if len(helpers) > 0 {
+		set(keyCredHelpers, helpers)
+	}
+	var list []*MissingHelperError
+	for _, m := range missing {
+		slices.Sort(m.Registries)
+		list = append(list, m)
+	}
+	slices.SortFunc(list, func(a, b *MissingHelperError) int { return strings.Compare(a.Helper, b.Helper) })
+	return want, list, nil
+}
+
+// helperPrefix begins the name of every docker credential helper.
+const helperPrefix = "docker-credential-"
+
+// MissingHelperError is a credential helper of the user's docker config
+// that Sync left out of the project's: it is not on PATH.
+type MissingHelperError struct {
+	Helper        string   // "desktop" for docker-credential-desktop
+	CredsStore    bool     // the user's credsStore names it
+	Registries    []string // the user's credHelpers entries that name it
+	UserConfig    string   // the user's config.json
+	ProjectConfig string   // the project's config.json
+	Instead       string   // the helper docker uses instead; "" for ProjectConfig itself
+}
+
+func (e *MissingHelperError) Error() string {
+	var remove []string
+	if e.CredsStore {
+		remove = append(remove, `"credsStore"`)
+	}
+	for _, r := range e.Registries {
+		remove = append(remove, strconv.Quote(r))
+	}
+	from := "from"
+	if len(e.Registries) > 0 {
+		from = `from "credHelpers" in`
+	}
+	what := "credentials"
+	if !e.CredsStore {
+		what += " for " + strings.Join(e.Registries, ", ")
+	}
+	where := "in " + e.ProjectConfig
+	if e.Instead != "" {
+		where = "with " + helperPrefix + e.Instead
+	}
+	return fmt.Sprintf("credential helper %s%s is not on PATH; docker login stores %s %s instead (install it, or remove %s %s %s)",
+		helperPrefix, e.Helper, what, where, strings.Join(remove, " and "), from, e.UserConfig)
+}
+
+// relevant keeps the missing helpers docker would have used: not the
+// user's credsStore where the project's config has one of its own, nor
+// their credHelpers where it has its own (keys merge left alone). It fills
+// in where docker keeps those credentials instead.
+func relevant(missing []*MissingHelperError, doc, owned map[string]json.RawMessage, file string) []*MissingHelperError {
+	_, ownStore := doc[keyCredsStore] // the project's own where the user's is missing
+	_, helpers := doc[keyCredHelpers]
+	_, inherited := owned[keyCredHelpers]
+	ownHelpers := helpers && !inherited
+	var store string
+	_ = json.Unmarshal(doc[keyCredsStore], &store)
+	var out []*MissingHelperError
+	for _, m := range missing {
+		m.CredsStore = m.CredsStore && !ownStore
+		if ownHelpers {
+			m.Registries = nil
+		}
+		if !m.CredsStore && len(m.Registries) == 0 {
+			continue
+		}
+		m.ProjectConfig = file
+		if !m.CredsStore {
+			m.Instead = store
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // merge sets each managed key of doc to its value in want, or removes it
@@ -373,6 +491,7 @@ func (o options) syncBuildx(last string) (string, error) {
 		os.Remove(tmp)
 		return last, fmt.Errorf("cannot link %s: %w", link, err)
 	}
+	atomicfile.SyncDir(filepath.Dir(link))
 	return found, nil
 }
 
@@ -385,15 +504,22 @@ func (o options) findBuildx() string {
 			skip = append(skip, info)
 		}
 	}
+	return o.lookPath(buildx, skip)
+}
+
+// lookPath is the first executable name in PATH's absolute directories
+// outside skip; "" for none. A relative one would depend on the directory
+// docker runs in, and Go's os/exec, docker's, refuses it (exec.ErrDot).
+func (o options) lookPath(name string, skip []os.FileInfo) string {
 	for _, dir := range filepath.SplitList(o.path) {
 		if !filepath.IsAbs(dir) {
-			continue // a link must not depend on the directory docker runs in
+			continue
 		}
 		info, err := os.Stat(dir)
 		if err != nil || sameAny(info, skip) {
 			continue
 		}
-		candidate := filepath.Join(dir, buildx)
+		candidate := filepath.Join(dir, name)
 		if info, err := os.Stat(candidate); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
 			return candidate
 		}
@@ -408,26 +534,6 @@ func sameAny(info os.FileInfo, list []os.FileInfo) bool {
 		}
 	}
 	return false
-}
-
-// writeFile replaces path atomically: a concurrent reader (docker) sees the
-// old file or the new, never a part.
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	_, werr := tmp.Write(data)
-	cherr := tmp.Chmod(perm)
-	if err := errors.Join(werr, cherr, tmp.Close()); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return nil
 }
 
 // lockDir takes an exclusive flock on dir itself (as Lima's

@@ -31,6 +31,9 @@ func newFixture(t *testing.T) fixture {
 	for _, d := range []string{f.home, f.o.bin, f.o.dir, filepath.Join(dir, "brew")} {
 		must(t, os.MkdirAll(d, 0o755))
 	}
+	// userConfig's helpers are installed.
+	installHelper(t, &f, "osxkeychain")
+	installHelper(t, &f, "ecr-login")
 	return f
 }
 
@@ -114,6 +117,8 @@ func TestInherit(t *testing.T) {
 // and goes when it goes; every other key is kept byte for byte.
 func TestMerge(t *testing.T) {
 	f := newFixture(t)
+	installHelper(t, &f, "gcloud")
+	installHelper(t, &f, "quay")
 	f.userConfig(t, userConfig)
 	// A project login and a setting of the user's, before the first sync.
 	f.writeProject(t, `{"auths": {"reg.example": {"auth": "cHJvamVjdA=="}}, "detachKeys": "ctrl-x,<&>", "credsStore": "pass"}`)
@@ -333,14 +338,14 @@ func TestUserDir(t *testing.T) {
 }
 
 // fakeBuildx puts an executable docker-buildx in a directory of its own
-// and that directory on f's PATH.
+// and that directory first on f's PATH.
 func fakeBuildx(t *testing.T, f *fixture) string {
 	t.Helper()
 	dir := filepath.Join(filepath.Dir(f.o.bin), "envs", "default", "bin")
 	must(t, os.MkdirAll(dir, 0o755))
 	bx := filepath.Join(dir, "docker-buildx")
 	must(t, os.WriteFile(bx, []byte("#!/bin/sh\n"), 0o755))
-	f.o.path = dir
+	f.o.path = dir + ":" + f.o.path
 	return bx
 }
 

@@ -1,0 +1,46 @@
+package lima
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/lima-vm/lima/pkg/limayaml"
+	"github.com/lima-vm/lima/pkg/yqutil"
+
+	"github.com/pixi-lima/pixi-lima/env"
+)
+
+// TestPortTickApplied: every new VM gets the port tick, and a VM made
+// before it gets it at its next start, once. tests/vm_test.go proves that
+// the guest agent runs with it and what it does to a published port.
+func TestPortTickApplied(t *testing.T) {
+	root := t.TempDir()
+	m := &Manager{Paths: env.NewPaths(root), Config: Config{}, Stderr: io.Discard}
+	old := vmWith(Mount{Location: root, Writable: true})
+	old.Config.Provision = nil
+	expr := m.applyExpression("linux", "amd64", old)
+	if expr != portsExpression() {
+		t.Fatalf("VM without the tick: applyExpression = %q", expr)
+	}
+	out, err := yqutil.EvaluateExpression(expr, []byte("provision:\n- mode: user\n  script: |\n    #!/bin/sh\n    echo template's own\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y limayaml.LimaYAML
+	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if len(y.Provision) != 2 || y.Provision[1].Script != portsProvision()["script"] {
+		t.Fatalf("after --set: %+v", y.Provision)
+	}
+	old.Config.Provision = y.Provision
+	if expr := m.applyExpression("linux", "amd64", old); expr != "" {
+		t.Errorf("VM with the tick: applyExpression = %q", expr)
+	}
+	for _, rootful := range []bool{false, true} {
+		if expr := CreateExpression(Config{Rootful: rootful}, root); !strings.Contains(expr, portsExpression()) {
+			t.Errorf("rootful %v: CreateExpression has no port tick: %s", rootful, expr)
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package lima
+
+import "golang.org/x/sys/unix"
+
+// commandLine is a process's argv, word for word: macOS has no /proc, and
+// ps joins the words with spaces, so a project path with a space would
+// split. The kernel refuses another user's process.
+func commandLine(pid int) ([]string, bool) {
+	b, err := unix.SysctlRaw("kern.procargs2", pid)
+	if err != nil {
+		return nil, false
+	}
+	return parseProcArgs2(b)
+}
+
+// processName is the name the kernel keeps for a process (its first 16
+// bytes), "" if it cannot be read.
+func processName(pid int) string {
+	k, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
+	if err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(k.Proc.P_comm[:])
+}

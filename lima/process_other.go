@@ -1,0 +1,10 @@
+//go:build !linux && !darwin
+
+package lima
+
+// commandLine cannot read a process's argv here: no process is shown to
+// be the VM's, nor another's (forgetForeignPIDs then forgets nothing).
+func commandLine(pid int) ([]string, bool) { return nil, false }
+
+// processName cannot read a process's name here.
+func processName(pid int) string { return "" }
