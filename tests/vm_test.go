@@ -1022,6 +1022,9 @@ func socketInContainer(t *testing.T, p *Project, name string) {
 		run(t, exec.Command("cp", realDocker(t), filepath.Join(cli, "docker")))
 		writeFileMode(t, p, "cli/Dockerfile", "FROM scratch\nCOPY docker /docker\nENTRYPOINT [\"/docker\"]\n", 0o644)
 		run(t, exec.Command("chown", "-R", p.s.User, cli))
+	}
+	// Once per engine: the rootful VM is a new one.
+	if _, _, code := p.Run(t, p.Command(p.Bin("docker"), "image", "inspect", "e2e-docker-cli")); code != 0 {
 		p.MustRun(t, p.Command(p.Bin("docker"), "build", "-q", "-t", "e2e-docker-cli", cli))
 	}
 	got := p.MustRun(t, p.Command(p.Bin("docker"), "run", "--rm", "--name", "in-"+name, "-v", "/var/run/docker.sock:/var/run/docker.sock",
