@@ -228,6 +228,9 @@ done
 link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
 
 if [[ -n $changed ]]; then
+  # The variables env/activate.sh gives other Docker clients
+  # (.pixi/pixi-lima/client.env): any call that reads the settings writes them.
+  "$project/.pixi/bin/pixi-lima" env >/dev/null 2>&1 || true
   say "installed into $project/.pixi (pixi-lima, limactl $lima_version)"
 fi
 if [[ -n $adopt ]]; then

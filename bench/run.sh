@@ -217,6 +217,16 @@ noop=$(as_user "${user_go[@]}" "$repo/install.sh" "$project" 2>&1) || { say "ins
 compare install "install.sh, nothing to do" "${user_go[*]} $repo/install.sh $project" \
   "go list -m" "${user_go[*]} go -C $repo list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima"
 
+# 9. What the activation adds to every `pixi run`: env/activate.sh sourced
+# by sh, in the project (with .pixi/pixi-lima/client.env, which install.sh
+# had the shim write) and in a copy of its .pixi/bin without that file, as
+# before it existed.
+mkdir -p "$work/bare/.pixi/bin"
+ln -sfn /bin/true "$work/bare/.pixi/bin/docker"
+[[ -r $project/.pixi/pixi-lima/client.env ]] || { say "install.sh wrote no client.env"; exit 1; }
+compare activation "activation, with client.env" "env PIXI_PROJECT_ROOT=$project sh -c '. $repo/env/activate.sh'" \
+  "activation, without" "env PIXI_PROJECT_ROOT=$work/bare sh -c '. $repo/env/activate.sh'"
+
 # inittrace: every package's init, median over 30 runs; and the whole
 # init (the sum per run, median) of pixi-lima and of the two floors.
 inits() { # BINARY ARGS… : prints "package ms" per init per run, "TOTAL ms" per run
@@ -539,6 +549,7 @@ row 5 "— on the fast path, before exec: the shim vs the floor without pkg/stor
   "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" ""
 row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
 hrow 6 "\`install.sh\` with nothing to do vs the \`go list -m\` it needs" install "install.sh, nothing to do" install "go list -m" ""
+hrow 9 "the activation (\`env/activate.sh\` sourced by sh) with the client variables vs without (before them)" activation "activation, with client.env" activation "activation, without" ""
 
 {
   echo "# pixi-lima benchmarks"

@@ -35,5 +35,12 @@ if [ -n "${PIXI_PROJECT_ROOT:-}" ]; then
   if [ ! -e "$__pixi_lima_bin/docker" ]; then
     echo "pixi-lima: not installed in this workspace yet, docker is the environment's own (hint: pixi run install)" >&2
   fi
+  # DOCKER_HOST and Testcontainers' variables for clients that never call
+  # the shim (the Python SDK, Testcontainers): pixi-lima writes them from
+  # the settings; a value set before wins.
+  if [ -r "$PIXI_PROJECT_ROOT/.pixi/pixi-lima/client.env" ]; then
+    # shellcheck disable=SC1091 # written by pixi-lima at run time
+    . "$PIXI_PROJECT_ROOT/.pixi/pixi-lima/client.env"
+  fi
   unset __pixi_lima_bin __pixi_lima_rest __pixi_lima_path __pixi_lima_dir
 fi

@@ -45,6 +45,11 @@ func (p Paths) Limactl() string { return filepath.Join(p.Prefix, "bin", "limactl
 // LockFile serialises starts. A leading dot keeps Lima from listing it as an instance.
 func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.lock") }
 
+// ClientEnv is the shell file env/activate.sh sources: the variables that
+// Docker clients other than the shim (SDKs, Testcontainers) need to reach
+// the project's engine.
+func (p Paths) ClientEnv() string { return filepath.Join(p.Prefix, "client.env") }
+
 // Elsewhere lists the other workspaces a call of this project's docker
 // was made from, one per line: each is warned about once.
 func (p Paths) Elsewhere() string { return filepath.Join(p.Prefix, "elsewhere") }

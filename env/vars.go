@@ -58,6 +58,25 @@ func DockerOverrides(p Paths, instance string) Overrides {
 	}
 }
 
+// ClientVars are what Docker clients that do not go through the shim need
+// for the engine at host (a DOCKER_HOST URL; "" for the host's own engine,
+// which they find by themselves): DOCKER_HOST, and for Lima's VM what
+// Testcontainers needs, the socket to mount into its Ryuk container (the
+// guest's /var/run/docker.sock, rootless and rootful alike) and the
+// address of mapped ports (Lima forwards them to IPv4 loopback; clients
+// that resolve localhost to ::1, or guess a gateway, miss them).
+func ClientVars(host string, vm bool) map[string]string {
+	vars := map[string]string{}
+	if host != "" {
+		vars["DOCKER_HOST"] = host
+	}
+	if vm {
+		vars["TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE"] = "/var/run/docker.sock"
+		vars["TESTCONTAINERS_HOST_OVERRIDE"] = "127.0.0.1"
+	}
+	return vars
+}
+
 // HostEngineOverrides keeps the host's own engine (the user's DOCKER_HOST
 // or docker's default socket) but still keeps the client config in .pixi.
 func HostEngineOverrides(p Paths) Overrides {

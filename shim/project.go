@@ -41,7 +41,9 @@ func (s *session) loadProject() (*project, error) {
 		s.printf("%s", cfg.NameNote)
 	}
 	cfg.RootAliases = env.Aliases(root, s.getenv, runtime.GOOS)
-	return &project{paths: env.NewPaths(root), config: cfg}, nil
+	p := &project{paths: env.NewPaths(root), config: cfg}
+	saveClientEnv(p)
+	return p, nil
 }
 
 // limactlPath picks limactl: $LIMACTL, else the copy install.sh built into

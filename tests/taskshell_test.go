@@ -182,6 +182,24 @@ services:
 		t.Errorf("after compose-down, docker ps -a -q: %q", out)
 	}
 
+	// A client that never calls the shim, in the environment pixi run
+	// gives it: Debian's Python SDK finds the project's engine through
+	// the activation's DOCKER_HOST, and runs a container there.
+	sdk := `import docker
+c = docker.from_env()
+print(c.containers.run("pl-hello:test", ["echo", "hi from the SDK"], network_mode="none", remove=True).decode(), end="")`
+	if out := mustTask("/usr/bin/python3", "-c", sdk); out != "hi from the SDK\n" {
+		t.Errorf("the Python SDK in pixi run: %q", out)
+	}
+	vars := `echo "$DOCKER_HOST $TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE $TESTCONTAINERS_HOST_OVERRIDE"`
+	if out, want := mustTask("sh", "-c", vars), "unix://"+filepath.Join(p.Root, ".pixi", "lima", instance, "sock", "docker.sock")+" /var/run/docker.sock 127.0.0.1\n"; out != want {
+		t.Errorf("the activation's client variables: %q, want %q", out, want)
+	}
+	// A value the user set before the activation wins.
+	if out := mustTask("sh", "-c", `export TESTCONTAINERS_HOST_OVERRIDE=localhost; . "$PIXI_PROJECT_ROOT/.pixi/pixi-lima/client.env"; `+vars); !strings.HasSuffix(out, " localhost\n") {
+		t.Errorf("with the user's TESTCONTAINERS_HOST_OVERRIDE=localhost: %q", out)
+	}
+
 	// container-clean-global: the sandbox HOME has no Lima state.
 	if out := mustTask("container-clean-global"); !strings.Contains(out, "nothing to clean") {
 		t.Errorf("container-clean-global:\n%s", out)
