@@ -221,6 +221,7 @@ func (m *Manager) create(ctx context.Context) error {
 		}
 		return err
 	}
+	excludeFromBackup(m.dir())
 	return writeOrigin(m.dir(), c)
 }
 
@@ -276,6 +277,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if inst != nil { // a VM made by this call was told of at its creation
 		m.sayMissingMounts()
 		m.sayDrift(inst)
+		excludeFromBackup(m.dir()) // a VM made before pixi-lima did so
 	}
 	vmType, _ := ResolveVMType(h, g)
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
