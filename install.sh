@@ -13,7 +13,8 @@
 #   pixi-lima/bin/pixi-lima          the multi-call binary
 #   pixi-lima/bin/limactl            Lima, version-matched to go.mod
 #   pixi-lima/share/lima/            the guest agent and Lima's templates
-#   pixi-lima/go/{mod,cache}         Go's module and build caches
+#   pixi-lima/go/mod                 Go's module cache (its build cache only
+#                                    during a build, or PIXI_LIMA_KEEP_GO_CACHE=1)
 #   pixi-lima/go/config/go/telemetry Go's telemetry, off (macOS: under pixi-lima/home)
 #                                    (PIXI_LIMA_GO_CACHES=user: Go's own, in HOME)
 #   bin/{docker,docker-compose,limactl-local,pixi-lima} -> ../pixi-lima/bin/pixi-lima
@@ -226,6 +227,14 @@ for name in pixi-lima docker docker-compose limactl-local; do
   link ../pixi-lima/bin/pixi-lima "$project/.pixi/bin/$name"
 done
 link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
+
+# Go's build cache under .pixi is only worth keeping for the next rebuild
+# (an update of pixi-lima), which then compiles from scratch: about a
+# gigabyte in every repository otherwise. PIXI_LIMA_KEEP_GO_CACHE=1 keeps
+# it; the module cache stays, so a rebuild needs no download.
+if [[ -n $changed && "${GOCACHE:-}" == "$prefix/go/cache" && "${PIXI_LIMA_KEEP_GO_CACHE:-}" != 1 ]]; then
+  rm -rf "$prefix/go/cache"
+fi
 
 if [[ -n $changed ]]; then
   # The variables env/activate.sh gives other Docker clients
