@@ -5,9 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lima-vm/lima/pkg/limayaml"
-	"github.com/lima-vm/lima/pkg/yqutil"
-
 	"github.com/pixi-lima/pixi-lima/env"
 )
 
@@ -23,14 +20,7 @@ func TestPortTickApplied(t *testing.T) {
 	if expr != portsExpression() {
 		t.Fatalf("VM without the tick: applyExpression = %q", expr)
 	}
-	out, err := yqutil.EvaluateExpression(expr, []byte("provision:\n- mode: user\n  script: |\n    #!/bin/sh\n    echo template's own\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var y limayaml.LimaYAML
-	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil {
-		t.Fatal(err)
-	}
+	y := setOnTemplate(t, expr)
 	if len(y.Provision) != 2 || y.Provision[1].Script != portsProvision()["script"] {
 		t.Fatalf("after --set: %+v", y.Provision)
 	}

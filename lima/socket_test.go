@@ -60,14 +60,7 @@ func TestSocketLinkApplied(t *testing.T) {
 	if expr != socketExpression() {
 		t.Fatalf("rootless VM without the link: applyExpression = %q", expr)
 	}
-	out, err := yqutil.EvaluateExpression(expr, []byte("provision:\n- mode: user\n  script: |\n    #!/bin/sh\n    echo template's own\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var y limayaml.LimaYAML
-	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil {
-		t.Fatal(err)
-	}
+	y := setOnTemplate(t, expr)
 	if len(y.Provision) != 2 || y.Provision[1].Script != socketProvision()["script"] {
 		t.Fatalf("after --set: %+v", y.Provision)
 	}
@@ -108,4 +101,21 @@ func limaTemplatesDir(t *testing.T) string {
 		t.Fatalf("go list -m github.com/lima-vm/lima: %v", err)
 	}
 	return filepath.Join(strings.TrimSpace(string(out)), "templates")
+}
+
+// setOnTemplate is what `limactl start --set expr` makes of a template
+// with a provision script of its own (cmd/limactl/start.go
+// applyYQExpressionToExistingInstance): scripts reach lima.yaml as
+// written, yq's strings not being JSON's.
+func setOnTemplate(t *testing.T, expr string) limayaml.LimaYAML {
+	t.Helper()
+	out, err := yqutil.EvaluateExpression(expr, []byte("provision:\n- mode: user\n  script: |\n    #!/bin/sh\n    echo template's own\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y limayaml.LimaYAML
+	if err := limayaml.Unmarshal(out, &y, "lima.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	return y
 }
