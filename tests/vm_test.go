@@ -818,7 +818,8 @@ func portReady(t *testing.T, p *Project, guest func(*testing.T, string) string, 
 	median("a port opened in the guest", func(port int) {
 		guest(t, fmt.Sprintf("setsid systemd-socket-activate -l 127.0.0.1:%d true </dev/null >/dev/null 2>&1 &", port))
 	}, time.Second, firstPort)
-	defer guest(t, "pkill -f 'systemd-socket-activate -l 127.0.0.1:' || true")
+	// [s]: not the pattern in pkill's own sh -c, which it would kill.
+	defer guest(t, "pkill -f '[s]ystemd-socket-activate -l 127' || true")
 	docker := p.Bin("docker")
 	median("a port published by docker run -d -p", func(port int) {
 		name := "ready" + strconv.Itoa(port)
