@@ -428,7 +428,7 @@ if [[ $vm == 1 ]]; then
       fi
     done
   }
-  p95() { sort -g | awk '{ v[NR] = $1 } END { i = int(NR * 0.95 + 0.999); printf "%.0f", v[i > NR ? NR : i] }'; }
+  p95() { sort -g | awk '{ v[NR] = $1 } END { i = int(NR * 0.95 + 0.999); if (i > NR) i = NR; printf "%.0f", v[i] }'; }
   p50() { sort -g | awk '{ v[NR] = $1 } END { printf "%.0f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
   say "VM: port readiness, host and guest, 20 runs each"
   ready_host=$(port_ready host 18200) ready_guest=$(port_ready guest 18300)
