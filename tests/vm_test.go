@@ -597,12 +597,20 @@ volumes:
 		}
 		close(loopDone)
 		<-loopEnded
-		said, waited := 0, 0
+		said, waited, raced := 0, 0, 0
 		for i, stderr := range stderrs {
-			if codes[i] != 0 {
+			switch {
+			case codes[i] == 0:
+			case argvs[i][0] == docker && !strings.Contains(stderr, "pixi-lima:") && strings.Contains(stderr, "Cannot connect to the Docker daemon"):
+				// Launched as the stop began: the engine answered the
+				// call's ping and was gone before docker's own request,
+				// as with any engine that stops under a running command.
+				raced++
+			default:
 				t.Errorf("%v: exit %d\n%s", argvs[i], codes[i], stderr)
 			}
 		}
+		t.Logf("%d docker calls met the engine going away as the stop began", raced)
 		for _, stderr := range append(stderrs, loopErrs...) {
 			said += strings.Count(stderr, `pixi-lima: starting VM "`+instance+`" …`)
 			if strings.Contains(stderr, "is stopping it; waiting") {
