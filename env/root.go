@@ -121,6 +121,13 @@ func rootOfExecutable(exe string) (string, bool) {
 	return root, true
 }
 
+// SameDir says whether a and b are the same file, whatever the path.
+func SameDir(a, b string) bool {
+	x, err := os.Stat(a)
+	y, err2 := os.Stat(b)
+	return err == nil && err2 == nil && os.SameFile(x, y)
+}
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/lima-vm/lima/pkg/store"
 
+	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/atomicfile"
 )
 
@@ -173,7 +174,7 @@ func projectMounts(c Config, root string, aliases []string) []Mount {
 
 // isAlias says whether a mount of the VM is one of the project's aliases.
 func isAlias(m Mount, root string) bool {
-	return m.Location != root && m.MountPoint == "" && m.Writable && sameDir(m.Location, root)
+	return m.Location != root && m.MountPoint == "" && m.Writable && env.SameDir(m.Location, root)
 }
 
 // mounts are the mounts the instance should have now. Aliases accumulate:
@@ -235,12 +236,6 @@ func MountedRoots(root string, inst *store.Instance) []string {
 		}
 	}
 	return roots
-}
-
-func sameDir(a, b string) bool {
-	ia, err1 := os.Stat(a)
-	ib, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(ia, ib)
 }
 
 func showMounts(ms []Mount) string {

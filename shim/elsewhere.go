@@ -24,7 +24,7 @@ func (s *session) warnElsewhere(p *project) []string {
 		pwd, _ = os.Getwd()
 	}
 	other := env.Enclosing(pwd)
-	if other == "" || slices.Contains(known, other) || sameFile(other, p.paths.Root) {
+	if other == "" || slices.Contains(known, other) || env.SameDir(other, p.paths.Root) {
 		return known
 	}
 	s.printf("warning: %s is a pixi workspace of its own, but this docker is the one of %s: containers, images and volumes go to that project's VM, and bind mounts from %s are empty there unless it mounts them. For %s's own engine: pixi run --manifest-path %s docker … (said once)",
@@ -39,10 +39,4 @@ func (s *session) warnElsewhere(p *project) []string {
 		}
 	}
 	return known
-}
-
-func sameFile(a, b string) bool {
-	x, err := os.Stat(a)
-	y, err2 := os.Stat(b)
-	return err == nil && err2 == nil && os.SameFile(x, y)
 }
