@@ -75,7 +75,7 @@ func damaged(name, dir, why string) *DamagedError {
 // cannot: it ignores an instance without lima.yaml. Callers confirm first.
 // It refuses while a Lima process of the instance still runs.
 func RemoveDamaged(e *DamagedError) error {
-	if pids := livePIDs(e.Dir); len(pids) > 0 {
+	if pids := append(livePIDs(e.Dir), orphanQEMU(e.Dir)...); len(pids) > 0 {
 		return fmt.Errorf("Lima's processes %v of %s still run; stop them first (limactl-local stop --force %s)", pids, e.Dir, e.Name)
 	}
 	return os.RemoveAll(e.Dir)

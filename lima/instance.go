@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lima-vm/lima/pkg/hostagent/events"
@@ -148,7 +149,9 @@ func (m *Manager) ensure(ctx context.Context) error {
 		if err := m.recoverBroken(ctx, inst); err != nil {
 			return err
 		}
-	case inst.Status != store.StatusStopped:
+	case inst.Status == store.StatusStopped:
+		m.shutDownOrphans(ctx)
+	default:
 		return fmt.Errorf("VM %q is in state %q: %s", m.Config.Name, inst.Status, joinErrors(inst.Errors))
 	}
 	return m.start(ctx, inst)
@@ -456,6 +459,25 @@ func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error
 	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", name), "--tty=false", "stop", "--force", name)
 }
 
+// shutDownOrphans ends the instance's QEMU processes that Lima does not
+// know of (see orphanQEMU), the way recoverBroken ends a known one: a
+// clean shutdown first, a kill only if the guest does not end in time.
+func (m *Manager) shutDownOrphans(ctx context.Context) {
+	for _, pid := range orphanQEMU(m.dir()) {
+		begin := time.Now()
+		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q has a QEMU (pid %d) that Lima lost track of; shutting its guest down cleanly (ACPI power button) before the start …\n", m.Config.Name, pid)
+		if err := powerdown(ctx, m.dir(), pid, guestShutdownWait); err != nil {
+			fmt.Fprintf(m.Stderr, "pixi-lima: warning: %v; killing it (writes the guest had not flushed are lost)\n", err)
+			syscall.Kill(pid, syscall.SIGKILL)
+			for deadline := time.Now().Add(10 * time.Second); alive(pid) && time.Now().Before(deadline); {
+				time.Sleep(100 * time.Millisecond)
+			}
+		} else {
+			fmt.Fprintf(m.Stderr, "pixi-lima: the guest shut down cleanly in %s\n", round(time.Since(begin)))
+		}
+	}
+}
+
 // trimWait bounds a trim: fstrim of a large, fragmented disk under
 // emulation takes a while, and a stuck guest must not hold up a stop.
 const trimWait = 2 * time.Minute
@@ -503,6 +525,11 @@ func (m *Manager) Delete(ctx context.Context) error {
 	} else if inst == nil {
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q does not exist (any more); nothing to delete\n", m.Config.Name)
 		return nil
+	}
+	// Lima stops only the QEMU it knows of; an orphan would run on, on a
+	// deleted disk, holding the ssh port.
+	for _, pid := range orphanQEMU(m.dir()) {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return m.Limactl.Run(ctx, fmt.Sprintf("deleting VM %q", m.Config.Name), "--tty=false", "delete", "--force", m.Config.Name)
 }

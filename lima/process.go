@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,4 +129,20 @@ func forgetForeignPIDs(instDir string, stderr io.Writer) {
 			filepath.Base(f), pid, strings.Join(what, " "))
 		os.Remove(f)
 	}
+}
+
+// orphanQEMU lists the instance's QEMU processes that no pid file names.
+// A host agent killed between starting QEMU and QEMU writing qemu.pid
+// leaves one: Lima then calls the instance Stopped, while that QEMU holds
+// the disk and the ssh port, so the next start would fail.
+func orphanQEMU(instDir string) []int {
+	var orphans []int
+	named := livePIDs(instDir)
+	for _, pid := range allPIDs() {
+		if argv, ok := commandLine(pid); ok && isLimaProcess(argv, instDir) &&
+			strings.HasPrefix(filepath.Base(argv[0]), "qemu-system-") && !slices.Contains(named, pid) {
+			orphans = append(orphans, pid)
+		}
+	}
+	return orphans
 }

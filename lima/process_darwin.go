@@ -22,3 +22,13 @@ func processName(pid int) string {
 	}
 	return unix.ByteSliceToString(k.Proc.P_comm[:])
 }
+
+// allPIDs lists the processes the kernel shows.
+func allPIDs() []int {
+	procs, _ := unix.SysctlKinfoProcSlice("kern.proc.all")
+	pids := make([]int, 0, len(procs))
+	for _, p := range procs {
+		pids = append(pids, int(p.Proc.P_pid))
+	}
+	return pids
+}

@@ -8,3 +8,6 @@ func commandLine(pid int) ([]string, bool) { return nil, false }
 
 // processName cannot read a process's name here.
 func processName(pid int) string { return "" }
+
+// allPIDs cannot list processes here.
+func allPIDs() []int { return nil }

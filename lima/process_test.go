@@ -159,3 +159,37 @@ func TestParseProcArgs2(t *testing.T) {
 		}
 	}
 }
+
+// TestOrphanQEMU: a process that runs as the instance's QEMU with no pid
+// file naming it is an orphan; once qemu.pid names it, it is Lima's. The
+// process is sh under QEMU's name: a real orphan needs a host agent killed
+// at one instant, which the VM test's SIGKILL step produces.
+func TestOrphanQEMU(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("no process table to read here")
+	}
+	instDir := filepath.Join(t.TempDir(), "x-docker")
+	if err := os.Mkdir(instDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"qemu-system-x86_64", "-c", "sleep 60; :", instDir + "/qmp.sock"}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+
+	if got := orphanQEMU(instDir); !slices.Equal(got, []int{pid}) {
+		t.Errorf("orphanQEMU = %v, want [%d]", got, pid)
+	}
+	if got := orphanQEMU(instDir + "2"); len(got) != 0 {
+		t.Errorf("another instance's orphans = %v, want none", got)
+	}
+	if err := os.WriteFile(filepath.Join(instDir, "qemu.pid"), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := orphanQEMU(instDir); len(got) != 0 {
+		t.Errorf("with qemu.pid naming it: orphanQEMU = %v, want none", got)
+	}
+}
