@@ -12,7 +12,10 @@
 #   4. `pixi-lima status --json` on a stopped VM (created, never booted);
 #   5. binary size, process start vs an empty Go program, package init
 #      (GODEBUG=inittrace=1);
-#   6. install.sh with nothing to do vs the one go call it cannot skip.
+#   6. install.sh with nothing to do vs the one go call it cannot skip;
+#   9. the activation script sourced, with and without the client variables;
+#  10. docker version through the wake socket vs the engine's socket, and
+#      the wake socket's server's CPU and memory while idle.
 # With PIXI_LIMA_BENCH_VM=1 it also boots Lima VMs from the offline guest
 # image ($PIXI_LIMA_E2E_TEMPLATE, built by tests/setup.sh) and measures:
 #   2. start: `pixi-lima init` vs `limactl start` of the identical instance,
@@ -275,7 +278,17 @@ compare version \
   "shim: docker version" ".pixi/bin/docker version" \
   "direct: docker version" "$real_docker version" \
   "floor: ping + exec" "$work/bin/floor $real_docker version" \
-  "floor + pkg/store" "$work/bin/floor-store $real_docker version"
+  "floor + pkg/store" "$work/bin/floor-store $real_docker version" \
+  "wake socket: docker version" "env DOCKER_HOST=unix://$project/.pixi/pixi-lima/docker.sock $real_docker version"
+# 10. The wake socket's server, started by the shim's first call above:
+# what it holds and spends while nothing connects (a minute, alone).
+wake_pid=$(awk '{ print $1 }' "$project/.pixi/pixi-lima/wake-socket.pid")
+[[ -n $wake_pid ]] || { say "the wake socket's server is not running"; exit 1; }
+wake_ticks() { awk '{ print $14 + $15 }' "/proc/$wake_pid/stat"; }
+wake_before=$(wake_ticks)
+sleep 60
+wake_idle_ms=$(( ($(wake_ticks) - wake_before) * 1000 / $(getconf CLK_TCK) ))
+wake_rss=$(awk '/^VmRSS:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$wake_pid/status")
 compare ps "shim: docker ps" ".pixi/bin/docker ps" "direct: docker ps" "$real_docker ps"
 compare cheap "shim: docker --version" ".pixi/bin/docker --version" "direct: docker --version" "$real_docker --version"
 
@@ -550,6 +563,8 @@ row 5 "— on the fast path, before exec: the shim vs the floor without pkg/stor
 row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
 hrow 6 "\`install.sh\` with nothing to do vs the \`go list -m\` it needs" install "install.sh, nothing to do" install "go list -m" ""
 hrow 9 "the activation (\`env/activate.sh\` sourced by sh) with the client variables vs without (before them)" activation "activation, with client.env" activation "activation, without" ""
+hrow 10 "\`docker version\` through the wake socket (SDKs' DOCKER_HOST) vs the engine's socket" version "wake socket: docker version" version "direct: docker version" "≤ 1.05×"
+row 10 "— the wake socket's server while idle: CPU per minute, resident memory" "$wake_idle_ms ms/min, $wake_rss" "" "" ""
 
 {
   echo "# pixi-lima benchmarks"

@@ -54,6 +54,14 @@ func (p Paths) ClientEnv() string { return filepath.Join(p.Prefix, "client.env")
 // was made from, one per line: each is warned about once.
 func (p Paths) Elsewhere() string { return filepath.Join(p.Prefix, "elsewhere") }
 
+// WakeSocket is the socket clients that never call the shim get as
+// DOCKER_HOST: it starts the VM when it is down (package shim/wake).
+func (p Paths) WakeSocket() string { return filepath.Join(p.Prefix, "docker.sock") }
+
+// WakePID holds the pid of the wake socket's server, which keeps it locked
+// while it serves.
+func (p Paths) WakePID() string { return filepath.Join(p.Prefix, "wake-socket.pid") }
+
 // LogFile records the limactl runs for one instance.
 func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }
 

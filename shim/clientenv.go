@@ -26,13 +26,14 @@ func saveClientEnv(p *project) {
 	case isSSH(p.config):
 		vars = env.ClientVars(p.config.Engine, false)
 	default:
-		vars = env.ClientVars("unix://"+p.paths.DockerSocket(p.config.Name), true)
+		vars = env.ClientVars("unix://"+p.paths.WakeSocket(), true)
 	}
 	var b bytes.Buffer
 	b.WriteString("# Written by pixi-lima for env/activate.sh: a variable set before wins.\n")
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		fmt.Fprintf(&b, "[ -n \"${%s+set}\" ] || export %s=%s\n", k, k, shellQuote(vars[k]))
 	}
+	b.WriteString(wakeStartLines(p))
 	file := p.paths.ClientEnv()
 	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, b.Bytes()) {
 		return

@@ -52,6 +52,9 @@ func (s *session) command(args []string) error {
 	case "-v", "--version":
 		name = "version"
 	}
+	if name == wakeCommand {
+		return s.cmdWakeSocket(args[1:])
+	}
 	var names []string
 	for _, c := range commandList() {
 		if c.name == name {
@@ -119,6 +122,7 @@ func (s *session) cmdInit(args []string) error {
 	if err := m.Ensure(context.Background()); err != nil {
 		return err
 	}
+	s.ensureWakeSocket(p)
 	s.printf("VM %q is running; docker: unix://%s", p.config.Name, m.Socket())
 	return nil
 }
@@ -135,6 +139,9 @@ func (s *session) cmdStop(args []string) error {
 	if err != nil || p == nil {
 		return err
 	}
+	// A stopped engine stays stopped until docker is used again: the
+	// wake socket goes too (the next docker call or pixi run starts it).
+	s.stopWakeSocket(p)
 	if inst == nil {
 		s.printf("VM %q does not exist; nothing to stop", p.config.Name)
 		return nil

@@ -53,6 +53,7 @@ func (s *session) cmdDelete(args []string) error {
 			return err
 		}
 	}
+	s.stopWakeSocket(p) // or a client could create the VM again at once
 	return m.Delete(context.Background())
 }
 

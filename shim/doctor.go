@@ -129,6 +129,7 @@ func (s *session) doctor() []check {
 	}
 	if vm {
 		checks = append(checks, s.checkInstance(p)...)
+		add(checkWakeSocket(p))
 	}
 	if p != nil && isSSH(p.config) {
 		checks = append(checks, s.checkSSH(p)...)

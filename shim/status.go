@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -29,13 +30,17 @@ type status struct {
 	LimaHome      string   `json:"limaHome"`
 	Dir           string   `json:"dir"`
 	Socket        string   `json:"socket"`
-	DockerConfig  string   `json:"dockerConfig"`
-	VMType        string   `json:"vmType,omitempty"`
-	CPUs          int      `json:"cpus"`
-	Memory        int64    `json:"memoryBytes"`
-	Disk          int64    `json:"diskBytes"`
-	DiskUsed      int64    `json:"diskUsedBytes"` // on the host
-	LimaVersion   string   `json:"limaVersion"`
+	// WakeSocket is the DOCKER_HOST of clients other than the shim; its
+	// server's pid is 0 when none serves it.
+	WakeSocket    string `json:"wakeSocket,omitempty"`
+	WakeSocketPID int    `json:"wakeSocketPID"`
+	DockerConfig  string `json:"dockerConfig"`
+	VMType        string `json:"vmType,omitempty"`
+	CPUs          int    `json:"cpus"`
+	Memory        int64  `json:"memoryBytes"`
+	Disk          int64  `json:"diskBytes"`
+	DiskUsed      int64  `json:"diskUsedBytes"` // on the host
+	LimaVersion   string `json:"limaVersion"`
 	// Drift lists the settings the VM does not have (also in Problems).
 	Drift []lima.Drift `json:"drift,omitempty"`
 	// IdleStop is the setting; IdleStoppedAt, when the VM powered itself
@@ -82,6 +87,11 @@ func (s *session) cmdStatus(args []string) error {
 		return nil
 	}
 	fmt.Fprintf(w, "docker:    %s (%s)\n", st.Socket, map[bool]string{true: "answers", false: "not answering"}[st.DockerAnswers])
+	if st.WakeSocketPID != 0 {
+		fmt.Fprintf(w, "wake:      %s (pid %d; starts the VM for clients such as SDKs and Testcontainers)\n", st.WakeSocket, st.WakeSocketPID)
+	} else {
+		fmt.Fprintf(w, "wake:      %s (not served; the next docker call or pixi run starts it)\n", st.WakeSocket)
+	}
 	if st.State != "Missing" {
 		fmt.Fprintf(w, "dir:       %s\n", st.Dir)
 		fmt.Fprintf(w, "resources: %d CPUs, %s memory, %s disk (%s used on the host)\n", st.CPUs,
@@ -133,6 +143,7 @@ func (s *session) status(p *project) status {
 		st.ServerVersion, st.DockerAnswers = v, err == nil
 		return st
 	}
+	st.WakeSocket, st.WakeSocketPID = "unix://"+p.paths.WakeSocket(), wakeServer(p)
 	// Ask the engine while Lima's files are read: the two round trips (to
 	// the host agent, and through its forward to the guest's dockerd)
 	// overlap. The answer counts only for a running VM.
@@ -198,11 +209,15 @@ func (s *session) cmdEnv(args []string) error {
 		return err
 	}
 	o := env.DockerOverrides(p.paths, p.config.Name)
-	if p.config.Engine == lima.EngineHost {
+	switch {
+	case p.config.Engine == lima.EngineHost:
 		o = env.HostEngineOverrides(p.paths)
-	}
-	if isSSH(p.config) {
+	case isSSH(p.config):
 		o = env.SSHEngineOverrides(p.paths, p.config.Engine)
+	default:
+		// Clients of this shell have no shim in their path: they get the
+		// wake socket, and what Testcontainers needs, as in pixi run.
+		maps.Copy(o.Set, env.ClientVars("unix://"+p.paths.WakeSocket(), true))
 	}
 	for _, kv := range env.Build(nil, o) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -211,6 +226,7 @@ func (s *session) cmdEnv(args []string) error {
 	for _, k := range o.Unset {
 		fmt.Fprintf(s.stdout, "unset %s\n", k)
 	}
+	fmt.Fprint(s.stdout, wakeStartLines(p))
 	return nil
 }
 

@@ -67,6 +67,9 @@ func (s *session) runTool(tool string, args []string) error {
 				return err
 			}
 		}
+		if !isCheap(tool, args) {
+			s.ensureWakeSocket(p)
+		}
 		inst, _ := lima.Inspect(p.paths, p.config.Name)
 		rec.Mounted = lima.MountedRoots(p.paths.Root, inst)
 		s.warnUnmounted(p, inst)

@@ -80,6 +80,24 @@ func TestDockerd(t *testing.T) {
 		}
 	})
 
+	// The wake socket, DOCKER_HOST of clients that never call the shim,
+	// passes the API through byte for byte: the real docker CLI there, an
+	// attached container's stdin included, whose end must reach the
+	// container while its output still comes back.
+	t.Run("wake socket", func(t *testing.T) {
+		wake := filepath.Join(p.Root, ".pixi", "pixi-lima", "docker.sock")
+		cmd := replaceEnv(p.Command("/usr/bin/docker", "run", "-i", "--rm", "--network=none", "pltest/bb", "sh", "-c", "wc -c; echo done"),
+			"DOCKER_HOST=unix://"+wake)
+		cmd.Stdin = strings.NewReader("twelve bytes")
+		if stdout, stderr, code := p.Run(t, cmd); code != 0 || strings.Join(strings.Fields(stdout), " ") != "12 done" {
+			t.Errorf("docker run -i through the wake socket: exit %d\nstdout: %q\nstderr: %s", code, stdout, stderr)
+		}
+		st := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status"))
+		if !strings.Contains(st, "wake:      unix://"+wake+" (pid ") {
+			t.Errorf("status does not show the wake socket served:\n%s", st)
+		}
+	})
+
 	compose := `services:
   writer:
     image: pltest/bb

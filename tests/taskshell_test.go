@@ -192,7 +192,7 @@ print(c.containers.run("pl-hello:test", ["echo", "hi from the SDK"], network_mod
 		t.Errorf("the Python SDK in pixi run: %q", out)
 	}
 	vars := `echo "$DOCKER_HOST $TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE $TESTCONTAINERS_HOST_OVERRIDE"`
-	if out, want := mustTask("sh", "-c", vars), "unix://"+filepath.Join(p.Root, ".pixi", "lima", instance, "sock", "docker.sock")+" /var/run/docker.sock 127.0.0.1\n"; out != want {
+	if out, want := mustTask("sh", "-c", vars), "unix://"+filepath.Join(p.Root, ".pixi", "pixi-lima", "docker.sock")+" /var/run/docker.sock 127.0.0.1\n"; out != want {
 		t.Errorf("the activation's client variables: %q, want %q", out, want)
 	}
 	// A value the user set before the activation wins.

@@ -322,10 +322,12 @@ volumes:
 			t.Errorf("status does not show the changed settings: %v\n%s", st["drift"], drift)
 		}
 
+		begin := time.Now()
 		_, stderr, code := p.Run(t, viaLink(p.Command(docker, "ps")))
 		if code != 0 || !strings.Contains(stderr, "starting VM") || !strings.Contains(stderr, "applying the changed mounts") {
 			t.Fatalf("docker ps on a stopped VM: exit %d\n%s", code, stderr)
 		}
+		t.Logf("docker ps started the stopped VM and answered in %s", time.Since(begin).Round(time.Second))
 		stdout := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log"))
 		if stdout != "standalone\nplugin\n" {
 			t.Errorf("named volume after a restart holds %q", stdout)
@@ -537,6 +539,45 @@ volumes:
 			t.Errorf("status after restart: %d CPUs, %d bytes", st.CPUs, st.Memory)
 		}
 		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\n"))
+	})
+
+	// The wake socket is the DOCKER_HOST that pixi run's activation gives
+	// clients that never call the shim. stop ends its server; the next
+	// activation starts it again, and the first call of Debian's Python SDK
+	// there starts the stopped VM and gets its answer.
+	t.Run("the wake socket: the first SDK call starts the stopped VM", func(t *testing.T) {
+		wake := filepath.Join(p.Root, ".pixi", "pixi-lima", "docker.sock")
+		if st := status(t, p); st.State != "Running" || st.WakeSocketPID == 0 {
+			t.Fatalf("before: state %s, wake socket served by pid %d", st.State, st.WakeSocketPID)
+		}
+		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "stop"))
+		if st := status(t, p); st.State != "Stopped" || st.WakeSocketPID != 0 {
+			t.Fatalf("after stop: state %s, wake socket served by pid %d", st.State, st.WakeSocketPID)
+		}
+		if _, err := os.Stat(wake); !os.IsNotExist(err) {
+			t.Errorf("after stop the wake socket is still there: %v", err)
+		}
+		// The SDK's default timeout (60 s) is shorter than a boot under
+		// QEMU's emulation (TCG); a user there would raise it the same way.
+		sdk := `import docker
+c = docker.from_env(timeout=1200)
+print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).decode(), end="")`
+		begin := time.Now()
+		out, stderr, code := p.Run(t, activated(p, "python3", "-c", sdk))
+		if code != 0 || out != "hi from the SDK\n" {
+			t.Fatalf("the Python SDK on the stopped VM: exit %d\nstdout: %q\nstderr: %s", code, out, stderr)
+		}
+		t.Logf("the first SDK call on the stopped VM got its answer in %s", time.Since(begin).Round(time.Second))
+		if log, _ := os.ReadFile(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "wake-socket.log")); !strings.Contains(string(log), "a client connected while the engine was down") ||
+			!strings.Contains(string(log), "starting VM") {
+			t.Errorf("the wake socket's log does not show the start:\n%s", log)
+		}
+		if st := status(t, p); st.State != "Running" || st.WakeSocketPID == 0 {
+			t.Errorf("after the wake: state %s, wake socket served by pid %d", st.State, st.WakeSocketPID)
+		}
+		if doc := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "doctor")); !strings.Contains(doc, "a client there starts the VM when it is down") {
+			t.Errorf("doctor does not show the wake socket:\n%s", doc)
+		}
 	})
 
 	// 16 docker calls and 16 inits arrive while `pixi-lima stop` runs, and a
@@ -901,6 +942,7 @@ type statusJSON struct {
 	Drift         []any      `json:"drift"`
 	DiskUsed      int64      `json:"diskUsedBytes"`
 	IdleStoppedAt *time.Time `json:"idleStoppedAt"`
+	WakeSocketPID int        `json:"wakeSocketPID"`
 }
 
 func status(t *testing.T, p *Project) statusJSON {
@@ -911,6 +953,14 @@ func status(t *testing.T, p *Project) statusJSON {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
 	return st
+}
+
+// activated is argv as `pixi run` starts it: in the project, after
+// pixi-lima's activation script (env/activate.sh), with nothing else set.
+func activated(p *Project, argv ...string) *exec.Cmd {
+	script := filepath.Join(p.s.Src, "env", "activate.sh")
+	cmd := p.Command("sh", append([]string{"-c", `. "$0"; exec "$@"`, script}, argv...)...)
+	return replaceEnv(cmd, "PIXI_PROJECT_ROOT="+p.Root)
 }
 
 // countStarts counts the `limactl start` runs pixi-lima logged for the instance.
