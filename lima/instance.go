@@ -150,7 +150,9 @@ func (m *Manager) ensure(ctx context.Context) error {
 			return err
 		}
 	case inst.Status == store.StatusStopped:
-		m.shutDownOrphans(ctx)
+		if err := m.shutDownOrphans(ctx); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("VM %q is in state %q: %s", m.Config.Name, inst.Status, joinErrors(inst.Errors))
 	}
@@ -403,7 +405,12 @@ func (m *Manager) stop(ctx context.Context, kill bool) error {
 		return nil
 	case kill:
 		forgetForeignPIDs(m.dir(), m.Stderr)
+		for _, pid := range orphanQEMU(m.dir()) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 		return m.Limactl.Run(ctx, fmt.Sprintf("killing VM %q (stop --force)", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
+	case inst.Status == store.StatusStopped && Orphaned(m.dir()):
+		return m.shutDownOrphans(ctx)
 	case inst.Status == store.StatusStopped:
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is already stopped\n", m.Config.Name)
 		return nil
@@ -461,9 +468,14 @@ func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error
 
 // shutDownOrphans ends the instance's QEMU processes that Lima does not
 // know of (see orphanQEMU), the way recoverBroken ends a known one: a
-// clean shutdown first, a kill only if the guest does not end in time.
-func (m *Manager) shutDownOrphans(ctx context.Context) {
-	for _, pid := range orphanQEMU(m.dir()) {
+// clean shutdown first, a kill only if the guest does not end in time;
+// then Lima clears the sockets they left.
+func (m *Manager) shutDownOrphans(ctx context.Context) error {
+	orphans := orphanQEMU(m.dir())
+	if len(orphans) == 0 {
+		return nil
+	}
+	for _, pid := range orphans {
 		begin := time.Now()
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q has a QEMU (pid %d) that Lima lost track of; shutting its guest down cleanly (ACPI power button) before the start …\n", m.Config.Name, pid)
 		if err := powerdown(ctx, m.dir(), pid, guestShutdownWait); err != nil {
@@ -476,6 +488,7 @@ func (m *Manager) shutDownOrphans(ctx context.Context) {
 			fmt.Fprintf(m.Stderr, "pixi-lima: the guest shut down cleanly in %s\n", round(time.Since(begin)))
 		}
 	}
+	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
 }
 
 // trimWait bounds a trim: fstrim of a large, fragmented disk under

@@ -131,6 +131,10 @@ func forgetForeignPIDs(instDir string, stderr io.Writer) {
 	}
 }
 
+// Orphaned says whether a QEMU of the instance runs that Lima does not
+// know of, while Lima says the instance is stopped.
+func Orphaned(instDir string) bool { return len(orphanQEMU(instDir)) > 0 }
+
 // orphanQEMU lists the instance's QEMU processes that no pid file names.
 // A host agent killed between starting QEMU and QEMU writing qemu.pid
 // leaves one: Lima then calls the instance Stopped, while that QEMU holds

@@ -146,7 +146,7 @@ func (s *session) cmdStop(args []string) error {
 		s.printf("VM %q does not exist; nothing to stop", p.config.Name)
 		return nil
 	}
-	if inst.Status == store.StatusStopped && !force {
+	if inst.Status == store.StatusStopped && !force && !lima.Orphaned(inst.Dir) {
 		s.printf("VM %q is already stopped", p.config.Name)
 		return nil
 	}

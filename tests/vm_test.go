@@ -686,6 +686,27 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 	t.Run("SIGKILL of the host agent mid-boot", func(t *testing.T) {
 		killMidBoot(t, p, instDir, func(*exec.Cmd) { killHostAgent(t, instDir) })
 	})
+	// The host agent killed after it started QEMU and before QEMU wrote
+	// qemu.pid: Lima then says Stopped while that QEMU holds the disk and
+	// the ssh port. The instant is made, not waited for: once QEMU runs,
+	// the host agent is killed and qemu.pid removed.
+	t.Run("SIGKILL of the host agent before Lima records QEMU", func(t *testing.T) {
+		out := killMidBoot(t, p, instDir, func(*exec.Cmd) {
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+				if _, err := os.Stat(filepath.Join(instDir, "qemu.pid")); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("QEMU never wrote qemu.pid")
+				}
+			}
+			killHostAgent(t, instDir)
+			must(t, os.Remove(filepath.Join(instDir, "qemu.pid")))
+		})
+		if !strings.Contains(out, "that Lima lost track of") {
+			t.Errorf("the next init did not deal with the QEMU Lima lost:\n%s", out)
+		}
+	})
 
 	t.Run("delete --force leaves nothing of the instance", func(t *testing.T) {
 		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
@@ -992,7 +1013,7 @@ func concurrently(t *testing.T, p *Project, argvs [][]string) ([]string, []int) 
 // killMidBoot stops the VM, starts `pixi-lima init`, kills something once
 // the host agent is up (ha.pid written, boot under way), and checks that
 // the next init recovers with the same disk and data.
-func killMidBoot(t *testing.T, p *Project, instDir string, kill func(*exec.Cmd)) {
+func killMidBoot(t *testing.T, p *Project, instDir string, kill func(*exec.Cmd)) (next string) {
 	p.MustRun(t, p.Command(p.Bin("pixi-lima"), "stop"))
 	disk := filepath.Join(instDir, "diffdisk")
 	before, err := os.Stat(disk)
@@ -1026,6 +1047,7 @@ func killMidBoot(t *testing.T, p *Project, instDir string, kill func(*exec.Cmd))
 	if got := p.MustRun(t, p.Command(p.Bin("docker"), "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log")); got != "standalone\nplugin\n" {
 		t.Errorf("the named volume holds %q after the recovery", got)
 	}
+	return out
 }
 
 // buildBusybox builds a FROM scratch image holding Debian's busybox-static,
