@@ -563,7 +563,7 @@ volumes:
 c = docker.from_env(timeout=1200)
 print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).decode(), end="")`
 		begin := time.Now()
-		out, stderr, code := p.Run(t, activated(p, "python3", "-c", sdk))
+		out, stderr, code := p.Run(t, activated(p, "/usr/bin/python3", "-c", sdk))
 		if code != 0 || out != "hi from the SDK\n" {
 			t.Fatalf("the Python SDK on the stopped VM: exit %d\nstdout: %q\nstderr: %s", code, out, stderr)
 		}
@@ -578,6 +578,11 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		if doc := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "doctor")); !strings.Contains(doc, "a client there starts the VM when it is down") {
 			t.Errorf("doctor does not show the wake socket:\n%s", doc)
 		}
+		// Testcontainers for Go in pixi run (the stand-in, with the
+		// activation listed in the manifest): a published port read on
+		// 127.0.0.1 through Lima's forward, and Ryuk's socket path.
+		withActivation(t, p)
+		runTestcontainers(t, p, pixiEnv(t, p, p.Env()), "e2e-busybox")
 	})
 
 	// 16 docker calls and 16 inits arrive while `pixi-lima stop` runs, and a
