@@ -429,7 +429,7 @@ func (s *session) checkInstance(p *project) []check {
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q is %s: %s", st.Instance, st.State, strings.Join(st.Problems, "; ")),
 			Fix: "pixi-lima stop --force, then pixi-lima init; if it stays broken: pixi-lima delete"}
 	}
-	return []check{c, checkDrift(st), checkDisk(p, st)}
+	return []check{c, checkDrift(st), checkDisk(p, st), checkPorts(st)}
 }
 
 // checkDrift: settings changed after the VM was made. Nothing is broken,

@@ -47,6 +47,8 @@ type status struct {
 	// off for being idle (it may still be shutting down).
 	IdleStop      string     `json:"idleStop"`
 	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
+	// PortClashes are forwarded ports another process on the host holds too.
+	PortClashes []lima.PortClash `json:"portClashes,omitempty"`
 }
 
 // stateDamaged: the instance directory exists, but Lima cannot read it.
@@ -109,6 +111,9 @@ func (s *session) cmdStatus(args []string) error {
 	}
 	for _, problem := range st.Problems {
 		fmt.Fprintf(w, "problem:   %s\n", problem)
+	}
+	for _, c := range st.PortClashes {
+		fmt.Fprintf(w, "clash:     %s\n", c)
 	}
 	return nil
 }
@@ -194,6 +199,7 @@ func (s *session) status(p *project) status {
 			st.Degraded = true
 			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")
 		}
+		st.PortClashes = lima.PortClashes(inst.Dir)
 	}
 	return st
 }

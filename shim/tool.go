@@ -75,6 +75,8 @@ func (s *session) runTool(tool string, args []string) error {
 		s.warnUnmounted(p, inst)
 		if !isCheap(tool, args) {
 			rec.Elsewhere = s.warnElsewhere(p)
+			rec.PortLog, rec.PortLogSize = lima.PortLog(p.paths.InstanceDir(p.config.Name))
+			s.warnPortClashes(p)
 		}
 	}
 	s.syncDockerConfig(p)

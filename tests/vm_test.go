@@ -244,6 +244,10 @@ copyToHost:
 		}
 	})
 
+	t.Run("a published port that another process on the host holds is reported", func(t *testing.T) {
+		portClash(t, p, docker)
+	})
+
 	t.Run("compose both ways, bind mount and named volume", func(t *testing.T) {
 		writeFile(t, p, "compose.yaml", `name: e2e
 services:

@@ -101,6 +101,9 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	if pwd := lookup(environ, "PWD"); !rec.reaches(pwd, root) || rec.elsewhere(pwd, root) {
 		return "", nil, nil, false
 	}
+	if rec.portLogChanged() {
+		return "", nil, nil, false
+	}
 	real, ok = FindReal(tool, lookup(environ, "PATH"), self)
 	if !ok {
 		return "", nil, nil, false

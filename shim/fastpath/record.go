@@ -21,10 +21,15 @@ type Record struct {
 	// Elsewhere are the other pixi workspaces already warned about (see
 	// the shim's warnElsewhere): calls from them may take the fast path.
 	Elsewhere []string
+	// PortLog is the VM's host agent log, and PortLogSize its size when
+	// the full path last looked in it for port clashes: a log that has
+	// changed since may tell of a new one, which the full path says.
+	PortLog     string
+	PortLogSize int64
 }
 
 // magic starts every record; a record of another format is never used.
-const magic = "pixi-lima fastpath 2"
+const magic = "pixi-lima fastpath 3"
 
 // File is where a project's record lives, in pixi-lima's install prefix
 // (env.Paths.Prefix).
@@ -201,6 +206,9 @@ func (r Record) encode(key string) ([]byte, bool) {
 	for _, w := range r.Elsewhere {
 		lines = append(lines, "elsewhere "+w)
 	}
+	if r.PortLog != "" && r.PortLogSize >= 0 {
+		lines = append(lines, "portlog "+formatDepth(int(r.PortLogSize))+" "+r.PortLog)
+	}
 	var b []byte
 	for _, l := range lines {
 		if bytes.IndexByte([]byte(l), '\n') >= 0 {
@@ -231,6 +239,13 @@ func decode(data []byte, key string) (Record, bool) {
 			r.Mounted = append(r.Mounted, rest)
 		case "elsewhere":
 			r.Elsewhere = append(r.Elsewhere, rest)
+		case "portlog":
+			size, file, _ := cut(rest, ' ')
+			n, ok := parseSize(size)
+			if !ok || file == "" {
+				return Record{}, false
+			}
+			r.PortLog, r.PortLogSize = file, n
 		case "":
 		default:
 			return Record{}, false
@@ -348,4 +363,29 @@ func hex(sum []byte) string {
 		b = append(b, digits[c>>4], digits[c&15])
 	}
 	return string(b)
+}
+
+// parseSize reads a size encode wrote.
+func parseSize(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// portLogChanged says whether the host agent's log is no longer the size
+// the full path saw: one stat.
+func (r Record) portLogChanged() bool {
+	if r.PortLog == "" {
+		return false
+	}
+	info, err := os.Stat(r.PortLog)
+	return err != nil || info.Size() != r.PortLogSize
 }

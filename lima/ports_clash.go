@@ -1,0 +1,269 @@
+package lima
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pixi-lima/pixi-lima/lima/listeners"
+)
+
+// PortClash is a host port that Lima forwards to this VM and another
+// process on the host holds too: a client on the host may reach that
+// process instead of the VM's container.
+type PortClash struct {
+	Addr   string `json:"addr"`             // on the host, as Lima forwards it: 127.0.0.1:18090
+	Holder string `json:"holder,omitempty"` // the other process in words; "" when none listens now
+	PID    int    `json:"pid,omitempty"`    // the holder's, when this user may read it
+	// Shared: Lima listens there as well, beside the holder (both set
+	// SO_REUSEPORT), and the host's kernel picks one per connection.
+	Shared bool `json:"shared,omitempty"`
+}
+
+// Detail says what the clash means for a client on the host.
+func (c PortClash) Detail() string {
+	switch {
+	case c.Shared:
+		return "port " + c.Addr + " is held on the host by " + c.Holder + " as well as by this VM, so a client on the host may reach that, not this project's container"
+	case c.Holder == "":
+		return "port " + c.Addr + " is not forwarded to this VM: it was in use on the host when the VM's container published it"
+	}
+	return "port " + c.Addr + " is not forwarded to this VM: " + c.Holder + " holds it on the host, so a client on the host reaches that, not this project's container"
+}
+
+// Fix is the one thing to do next.
+func (c PortClash) Fix() string {
+	if c.Holder == "" {
+		return "restart the container that publishes it"
+	}
+	return "publish another host port, or stop the other"
+}
+
+func (c PortClash) String() string { return c.Detail() + " (fix: " + c.Fix() + ")" }
+
+// PortClashes lists the clashes of the running instance's forwarded TCP
+// ports: what Lima's host agent logged of its forwards (ha.stderr.log),
+// checked against who listens on those ports now.
+func PortClashes(instDir string) []PortClash {
+	ha, ours := limaPID(instDir, "ha.pid")
+	if !ours {
+		return nil
+	}
+	log, err := os.ReadFile(filepath.Join(instDir, "ha.stderr.log"))
+	if err != nil {
+		return nil
+	}
+	fwds := parseForwards(log)
+	if len(fwds) == 0 {
+		return nil
+	}
+	var ports []uint16
+	for _, f := range fwds {
+		ports = append(ports, f.host.Port())
+	}
+	all := listeners.TCP(slices.Compact(slices.Sorted(slices.Values(ports))), ha)
+	mine := map[int]bool{ha: true}
+	isMine := func(pid int) bool {
+		if _, known := mine[pid]; !known {
+			// Lima's ssh master holds the ports under LIMA_SSH_PORT_FORWARDER.
+			argv, _ := commandLine(pid)
+			mine[pid] = slices.ContainsFunc(argv, func(a string) bool { return strings.Contains(a, instDir+string(filepath.Separator)) })
+		}
+		return mine[pid]
+	}
+	var clashes []PortClash
+	for _, f := range fwds {
+		var ourAddrs, others []listeners.Listener
+		for _, l := range all {
+			switch {
+			case !l.Holds(f.host):
+			case l.PID != 0 && isMine(l.PID):
+				ourAddrs = append(ourAddrs, l)
+			default:
+				others = append(others, l)
+			}
+		}
+		if len(ourAddrs) > 0 {
+			// Only a socket bound to the very address shares it: the
+			// kernel prefers the most specific bind.
+			others = slices.DeleteFunc(others, func(l listeners.Listener) bool {
+				return !slices.ContainsFunc(ourAddrs, func(o listeners.Listener) bool { return o.Addr == l.Addr })
+			})
+			if len(others) > 0 {
+				clashes = append(clashes, clash(f.host, others, true))
+			}
+			continue
+		}
+		if f.failed {
+			clashes = append(clashes, clash(f.host, others, false))
+		}
+	}
+	return clashes
+}
+
+// clash names the first holder that can be named.
+func clash(addr netip.AddrPort, others []listeners.Listener, shared bool) PortClash {
+	c := PortClash{Addr: addr.String(), Shared: shared}
+	if len(others) == 0 {
+		return c
+	}
+	slices.SortFunc(others, func(a, b listeners.Listener) int {
+		return cmp.Or(cmp.Compare(unnamed(a), unnamed(b)), cmp.Compare(a.PID, b.PID))
+	})
+	c.PID = others[0].PID
+	c.Holder = holderName(c.PID)
+	return c
+}
+
+// unnamed sorts a listener whose process cannot be read last.
+func unnamed(l listeners.Listener) int {
+	if l.PID == 0 {
+		return 1
+	}
+	return 0
+}
+
+// holderName names a process that holds a port: another VM by its
+// project (or Lima instance), anything else by its program and pid.
+func holderName(pid int) string {
+	if pid == 0 {
+		return "another process"
+	}
+	argv, ok := commandLine(pid)
+	if !ok {
+		if name := processName(pid); name != "" {
+			return fmt.Sprintf("%s (pid %d)", name, pid)
+		}
+		return "another process"
+	}
+	if filepath.Base(argv[0]) == "limactl" {
+		if i := slices.Index(argv, "--pidfile"); i > 0 && i+1 < len(argv) {
+			dir := filepath.Dir(argv[i+1])
+			home := filepath.Dir(dir) // <root>/.pixi/lima for a pixi-lima project
+			if filepath.Base(home) == "lima" && filepath.Base(filepath.Dir(home)) == ".pixi" {
+				return "the VM of " + filepath.Dir(filepath.Dir(home))
+			}
+			return fmt.Sprintf("Lima VM %q (pid %d)", filepath.Base(dir), pid)
+		}
+	}
+	return fmt.Sprintf("%s (pid %d)", filepath.Base(argv[0]), pid)
+}
+
+// forward is what the host agent's log says of one host address.
+type forward struct {
+	host   netip.AddrPort
+	guests []string // the guest addresses forwarded to it now
+	failed bool     // its last listen failed: the address was in use
+}
+
+// The host agent's log lines about TCP forwards (JSON, at debug level).
+// Lima's gRPC forwarder, its default, logs them in pkg/portfwd:
+// "Forwarding" before it listens (forward.go), the failure from the
+// listening goroutine (listener.go), "closed" when the guest's port goes
+// away (forward.go). Its ssh forwarder (LIMA_SSH_PORT_FORWARDER=true)
+// says "Forwarding" and "Stopping" (pkg/hostagent/port.go).
+const (
+	logForwarding = "Forwarding TCP from "                            // <guest> to <host>
+	logFailed     = "failed to listen to TCP connection: listen tcp " // <host>: bind: address already in use
+	logInUse      = "address already in use"
+	logClosed     = "Port forwarding closed proto:tcp host:" // <host> guest:<guest>
+	logStopping   = "Stopping forwarding TCP from "          // <guest> to <host>
+)
+
+// parseForwards reads ha.stderr.log and returns the host addresses whose
+// forward the guest still wants, in the order they first appear.
+func parseForwards(log []byte) []forward {
+	var fwds []*forward
+	find := func(host netip.AddrPort) *forward {
+		for _, f := range fwds {
+			if f.host == host {
+				return f
+			}
+		}
+		f := &forward{host: host}
+		fwds = append(fwds, f)
+		return f
+	}
+	drop := func(host netip.AddrPort, guest string) {
+		f := find(host)
+		f.guests = slices.DeleteFunc(f.guests, func(g string) bool { return g == guest })
+		if len(f.guests) == 0 {
+			f.failed = false
+		}
+	}
+	for line := range bytes.Lines(log) {
+		if !bytes.Contains(line, []byte("TCP")) && !bytes.Contains(line, []byte("proto:tcp")) {
+			continue
+		}
+		var entry struct{ Msg string }
+		if json.Unmarshal(line, &entry) != nil {
+			continue
+		}
+		msg := entry.Msg
+		if rest, ok := strings.CutPrefix(msg, logForwarding); ok {
+			if guest, host, ok := cutAddrs(rest, " to "); ok {
+				f := find(host)
+				f.failed = false
+				if !slices.Contains(f.guests, guest) {
+					f.guests = append(f.guests, guest)
+				}
+			}
+		} else if rest, ok := strings.CutPrefix(msg, logStopping); ok {
+			if guest, host, ok := cutAddrs(rest, " to "); ok {
+				drop(host, guest)
+			}
+		} else if rest, ok := strings.CutPrefix(msg, logClosed); ok {
+			if host, guest, ok := strings.Cut(rest, " guest:"); ok {
+				if h, err := netip.ParseAddrPort(host); err == nil {
+					drop(h, guest)
+				}
+			}
+		} else if rest, ok := strings.CutPrefix(msg, logFailed); ok && strings.HasSuffix(rest, logInUse) {
+			addr, _, _ := strings.Cut(rest, ": ")
+			a, err := netip.ParseAddrPort(addr)
+			if err != nil {
+				continue
+			}
+			// macOS listens on 0.0.0.0 for 127.0.0.1 below port 1024.
+			for _, f := range fwds {
+				if f.host.Port() == a.Port() && (f.host.Addr() == a.Addr() || a.Addr().IsUnspecified()) && len(f.guests) > 0 {
+					f.failed = true
+				}
+			}
+		}
+	}
+	var wanted []forward
+	for _, f := range fwds {
+		if len(f.guests) > 0 {
+			wanted = append(wanted, *f)
+		}
+	}
+	return wanted
+}
+
+// cutAddrs splits "<guest> to <host>" and parses the host address.
+func cutAddrs(s, sep string) (guest string, host netip.AddrPort, ok bool) {
+	guest, h, ok := strings.Cut(s, sep)
+	if !ok {
+		return "", netip.AddrPort{}, false
+	}
+	host, err := netip.ParseAddrPort(h)
+	return guest, host, err == nil
+}
+
+// PortLog is the log PortClashes reads, and its size now: stat it before
+// looking, and a larger size later means news.
+func PortLog(instDir string) (string, int64) {
+	file := filepath.Join(instDir, "ha.stderr.log")
+	info, err := os.Stat(file)
+	if err != nil {
+		return file, -1
+	}
+	return file, info.Size()
+}
