@@ -451,10 +451,10 @@ volumes:
 
 	// With idle-stop, the VM powers itself off once nothing has happened
 	// since the watcher's last look: never while a container runs, a
-	// shell is open, or short docker calls come between its looks. A
-	// docker call made while it powers off waits for it and starts it
-	// again; the VM comes back with its data.
-	t.Run("idle-stop: not while in use, then by itself; docker during the poweroff brings it back", func(t *testing.T) {
+	// shell is open, or short docker calls come between its looks. The
+	// Python SDK on the wake socket, and a docker call, made while it
+	// powers off wait for it; it starts again once, with its data.
+	t.Run("idle-stop: not while in use, then by itself; an SDK call during the poweroff wakes it", func(t *testing.T) {
 		if st := status(t, p); st.State != "Running" {
 			t.Fatalf("state %s, want Running", st.State)
 		}
@@ -503,9 +503,42 @@ volumes:
 		}
 		// The later steps stop and start the VM at will: no idle stops there.
 		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\n"))
+		// The first client is the Python SDK, in pixi run's environment,
+		// on the wake socket; a docker call comes while it wakes the VM.
+		// Both wait for the poweroff and get their answer; the VM starts once.
+		before := countStarts(t, p, instance)
+		begin := time.Now()
+		sdk := activated(p, "/usr/bin/python3", "-c", `import docker
+print(docker.from_env(timeout=1200).containers.run("e2e-busybox", ["echo", "woken"], remove=True).decode(), end="")`)
+		var sdkOut, sdkErr strings.Builder
+		sdk.Stdout, sdk.Stderr = &sdkOut, &sdkErr
+		must(t, sdk.Start())
+		wakeLog := filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "wake-socket.log")
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			if log, _ := os.ReadFile(wakeLog); strings.Contains(string(log), "powering itself off (idle-stop)") {
+				break // the wake socket's start holds the VM's lock
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(wakeLog)
+				t.Fatalf("the wake socket did not start the VM within a minute of the SDK's call:\n%s", log)
+			}
+		}
 		_, stderr, code := p.Run(t, p.Command(docker, "ps"))
-		if code != 0 || !strings.Contains(stderr, "powering itself off (idle-stop)") || !strings.Contains(stderr, "starting VM") {
-			t.Fatalf("docker ps during the idle poweroff: exit %d\n%s", code, stderr)
+		if err := sdk.Wait(); err != nil || sdkOut.String() != "woken\n" {
+			t.Fatalf("the Python SDK during the idle poweroff: %v\nstdout: %q\nstderr: %s", err, sdkOut.String(), sdkErr.String())
+		}
+		t.Logf("the SDK's call during the idle poweroff got its answer after %s", time.Since(begin).Round(time.Second))
+		if code != 0 {
+			t.Fatalf("docker ps while the SDK woke the VM: exit %d\n%s", code, stderr)
+		}
+		if log, _ := os.ReadFile(wakeLog); !strings.Contains(string(log), "starting VM") {
+			t.Errorf("the wake socket did not start the VM:\n%s", log)
+		}
+		if !strings.Contains(stderr, "is busy") {
+			t.Errorf("docker ps did not wait for the wake socket's start:\n%s", stderr)
+		}
+		if n := countStarts(t, p, instance) - before; n != 1 {
+			t.Errorf("the VM was started %d times, want 1", n)
 		}
 		guest(t, "rm /var/lib/pixi-lima-e2e/slow-poweroff")
 		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", "e2e_keep:/vol", "e2e-busybox", "cat", "/vol/log")); got != "standalone\nplugin\n" {
