@@ -67,7 +67,8 @@ func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+"
 
 // LimaCache is where limactl, run with LimaOverrides, keeps its image
 // downloads: os.UserCacheDir()/lima, which is $XDG_CACHE_HOME on Linux but
-// $HOME/Library/Caches on macOS.
+// $HOME/Library/Caches on macOS. With the setting image-cache it is a
+// symlink to lima/ in the directory it names (lima.LinkImageCache).
 func (p Paths) LimaCache(goos string) string {
 	if goos == "darwin" {
 		return filepath.Join(p.Home, "Library", "Caches", "lima")

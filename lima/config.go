@@ -55,6 +55,9 @@ type Config struct {
 	Template  string        // Lima template locator or file
 	Image     string        // disk image path or URL replacing the template's images
 	IdleStop  time.Duration // power the VM off after this long idle; 0: never
+	// ImageCache is the directory whose lima/ holds Lima's download cache
+	// for every project that names it; "": the project's own, in .pixi.
+	ImageCache string
 	// Rosetta runs linux/amd64 containers on Apple silicon through Lima's
 	// Rosetta support (vz only), registered with binfmt_misc in the guest.
 	Rosetta bool
@@ -119,6 +122,7 @@ var settings = []struct {
 	{"template", setTemplate, `a Lima template: "template://NAME", a URL, or a YAML file`},
 	{"image", setImage, "a disk image file or URL"},
 	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
+	{"image-cache", setImageCache, `a directory outside .pixi such as "~/.cache/pixi-lima", or "" for the project's own`},
 	{"rosetta", setBool(func(c *Config) *bool { return &c.Rosetta }), "true or false"},
 	{"rootful", setBool(func(c *Config) *bool { return &c.Rootful }), "true or false"},
 	{"inherit-docker-config", setBool(func(c *Config) *bool { return &c.InheritDockerConfig }), "true or false"},

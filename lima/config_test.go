@@ -167,7 +167,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s", k, v)
 		}
 	}
-	if len(Keys()) != 14 {
+	if len(Keys()) != 15 {
 		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
 	}
 }

@@ -67,6 +67,9 @@ func (s *session) cmdCleanGlobal(args []string) error {
 		return &Error{Code: ExitUsage, Msg: err.Error() + lima.Suggest(instance, names),
 			Hint: "pixi-lima clean-global lists the instances there"}
 	}
+	if err == nil && instance == "" {
+		err = plan.AddImageCache(p.config.ImageCache)
+	}
 	if err != nil {
 		return err
 	}
@@ -90,6 +93,12 @@ func (s *session) cmdCleanGlobal(args []string) error {
 	}
 	if res.HomeRemoved {
 		fmt.Fprintf(s.stdout, "removed %s (it was empty)\n", g.Home)
+	}
+	for _, it := range res.Removed {
+		// The image-cache directory goes with its cache when nothing else is in it.
+		if it.Name == "image-cache" && os.Remove(p.config.ImageCache) == nil {
+			fmt.Fprintf(s.stdout, "removed %s (it was empty)\n", p.config.ImageCache)
+		}
 	}
 	fmt.Fprintf(s.stdout, "freed %d bytes (%s)\n", res.Freed, units.BytesSize(float64(res.Freed)))
 	if cleanErr != nil {

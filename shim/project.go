@@ -126,8 +126,15 @@ func isTerminal(w any) bool {
 }
 
 // limaEnv is limactl's whole environment: the project's LIMA_HOME and cache
-// and, on Linux without a usable KVM, QEMU's software emulation (tcg).
+// and, on Linux without a usable KVM, QEMU's software emulation (tcg). It
+// points the cache at the shared image-cache first; not as root, whose
+// directories the user could not write (limactl refuses root anyway).
 func (s *session) limaEnv(p *project) (environ []string, tcg bool) {
+	if os.Geteuid() != 0 {
+		if err := lima.LinkImageCache(p.paths.LimaCache(runtime.GOOS), p.config.ImageCache); err != nil {
+			s.printf("warning: image-cache: %v; Lima's download cache stays where it was", err)
+		}
+	}
 	overrides := env.LimaOverrides(p.paths, runtime.GOOS)
 	key, value, tcg := lima.TCGFallback(p.config.VMType, s.getenv)
 	if tcg {
