@@ -766,7 +766,19 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 	t.Run("rootful: the socket in containers, file ownership, privileged ports, host network", func(t *testing.T) {
 		rootful := filepath.Join(filepath.Dir(s.Template), "docker-rootful.yaml")
 		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = %q\nrootful = true\nidle-stop = \"off\"\n", rootful))
-		defer p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+		defer func() {
+			p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
+			// Seen twice on this project's machine, not reproduced by hand:
+			// a host agent of this VM alive after the delete. Keep what
+			// tells why, and end it: it would slow whatever runs next.
+			if hostProcessWith(instDir + "/") {
+				log, _ := os.ReadFile(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", instance+".log"))
+				keep := filepath.Join(os.TempDir(), "pixi-lima-vm-left-"+time.Now().Format("150405")+".log")
+				os.WriteFile(keep, log, 0o644)
+				t.Logf("a Lima process of the deleted VM is still running; pixi-lima's log is in %s", keep)
+				exec.Command("pkill", "-9", "-f", "[/]"+strings.TrimPrefix(instDir, "/")+"/").Run()
+			}
+		}()
 		begin := time.Now()
 		if _, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "init")); code != 0 {
 			t.Fatalf("init of the rootful VM: exit %d\n%s", code, stderr)
