@@ -768,9 +768,9 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = %q\nrootful = true\nidle-stop = \"off\"\n", rootful))
 		defer func() {
 			p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
-			// Seen twice on this project's machine, not reproduced by hand:
-			// a host agent of this VM alive after the delete. Keep what
-			// tells why, and end it: it would slow whatever runs next.
+			// A docker call after the delete boots a new VM (a cleanup
+			// did, once). Keep what tells why, and end it: it would slow
+			// whatever runs next on the machine.
 			if hostProcessWith(instDir + "/") {
 				log, _ := os.ReadFile(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", instance+".log"))
 				keep := filepath.Join(os.TempDir(), "pixi-lima-vm-left-"+time.Now().Format("150405")+".log")
@@ -945,10 +945,18 @@ func portReady(t *testing.T, p *Project, guest func(*testing.T, string) string, 
 	// [s]: not the pattern in pkill's own sh -c, which it would kill.
 	defer guest(t, "pkill -f '[s]ystemd-socket-activate -l 127' || true")
 	docker := p.Bin("docker")
+	// Removed before the step ends, not in t.Cleanup: that runs after the
+	// step's deferred delete, and docker would boot a new VM for it.
+	var names []string
+	defer func() {
+		if len(names) > 0 {
+			p.Run(t, p.Command(docker, append([]string{"rm", "-f"}, names...)...))
+		}
+	}()
 	median("a port published by docker run -d -p", func(port int) {
 		name := "ready" + strconv.Itoa(port)
 		p.MustRun(t, p.Command(docker, "run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "e2e-busybox", "httpd", "-f", "-p", "8080"))
-		t.Cleanup(func() { p.Run(t, p.Command(docker, "rm", "-f", name)) })
+		names = append(names, name)
 	}, time.Second, firstPort+5)
 }
 
