@@ -405,9 +405,7 @@ func (m *Manager) stop(ctx context.Context, kill bool) error {
 		return nil
 	case kill:
 		forgetForeignPIDs(m.dir(), m.Stderr)
-		for _, pid := range orphanQEMU(m.dir()) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+		killOrphans(m.dir())
 		return m.Limactl.Run(ctx, fmt.Sprintf("killing VM %q (stop --force)", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
 	case inst.Status == store.StatusStopped && Orphaned(m.dir()):
 		return m.shutDownOrphans(ctx)
@@ -541,9 +539,7 @@ func (m *Manager) Delete(ctx context.Context) error {
 	}
 	// Lima stops only the QEMU it knows of; an orphan would run on, on a
 	// deleted disk, holding the ssh port.
-	for _, pid := range orphanQEMU(m.dir()) {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	killOrphans(m.dir())
 	return m.Limactl.Run(ctx, fmt.Sprintf("deleting VM %q", m.Config.Name), "--tty=false", "delete", "--force", m.Config.Name)
 }
 

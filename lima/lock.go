@@ -73,12 +73,26 @@ func Acquire(path, doing string, within time.Duration, waiting func(holder strin
 // Holder describes who holds the lock at path: "pid 42 is stopping it",
 // or "another process" when the holder left no live description.
 func Holder(path string) string {
-	b, _ := os.ReadFile(path)
-	pid, doing, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
-	if n, err := strconv.Atoi(pid); err == nil && n > 0 && unix.Kill(n, 0) != unix.ESRCH {
+	if n, doing := holder(path); n > 0 && unix.Kill(n, 0) != unix.ESRCH {
 		return fmt.Sprintf("pid %d is %s", n, doing)
 	}
 	return "another process holds its lock"
+}
+
+// HolderPID is the pid the lock's holder wrote into it, 0 if none.
+func HolderPID(path string) int {
+	n, _ := holder(path)
+	return n
+}
+
+// holder reads the "PID DOING" line Acquire writes.
+func holder(path string) (pid int, doing string) {
+	b, _ := os.ReadFile(path)
+	p, doing, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if n, err := strconv.Atoi(p); err == nil && n > 0 {
+		return n, doing
+	}
+	return 0, doing
 }
 
 // BusyError: the lock stayed taken for the whole wait.

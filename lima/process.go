@@ -135,6 +135,14 @@ func forgetForeignPIDs(instDir string, stderr io.Writer) {
 // know of, while Lima says the instance is stopped.
 func Orphaned(instDir string) bool { return len(orphanQEMU(instDir)) > 0 }
 
+// killOrphans kills the instance's QEMU processes that Lima does not know
+// of, for a stop --force or a delete, which Lima's own kill would miss.
+func killOrphans(instDir string) {
+	for _, pid := range orphanQEMU(instDir) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
 // orphanQEMU lists the instance's QEMU processes that no pid file names.
 // A host agent killed between starting QEMU and QEMU writing qemu.pid
 // leaves one: Lima then calls the instance Stopped, while that QEMU holds

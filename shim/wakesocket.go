@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -46,9 +45,7 @@ func wakeServer(p *project) int {
 		l.Unlock()
 		return 0
 	}
-	b, _ := os.ReadFile(p.paths.WakePID())
-	pid, _ := strconv.Atoi(strings.Fields(string(b) + " 0")[0])
-	return pid
+	return lima.HolderPID(p.paths.WakePID())
 }
 
 // ensureWakeSocket starts the wake socket's server if none serves. It goes
