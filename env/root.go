@@ -63,7 +63,7 @@ func Enclosing(dir string) string {
 
 // ManifestPath is the manifest that makes dir a pixi workspace, as pixi
 // chooses it: dir/pixi.toml when it exists (readable or not: reading it is
-// LoadConfig's job, which says what is wrong), else dir/pyproject.toml when
+// settings.Load's job, which says what is wrong), else dir/pyproject.toml when
 // it has a [tool.pixi.workspace] or [tool.pixi.project] table; "" when dir
 // is no workspace.
 func ManifestPath(dir string) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/atomicfile"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // originFile keeps what an instance was created from, which its lima.yaml
@@ -28,7 +29,7 @@ type origin struct {
 
 // writeOrigin writes the record whole or not at all, and to disk: drift
 // reads it for as long as the instance lives.
-func writeOrigin(dir string, c Config) error {
+func writeOrigin(dir string, c settings.Config) error {
 	b, _ := json.Marshal(origin{Template: c.Template, Image: c.Image})
 	return atomicfile.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
 }
@@ -36,9 +37,9 @@ func writeOrigin(dir string, c Config) error {
 // defaultTemplate is the template a VM gets unless one is set.
 func defaultTemplate(rootful bool) string {
 	if rootful {
-		return RootfulTemplate
+		return settings.RootfulTemplate
 	}
-	return DefaultTemplate
+	return settings.DefaultTemplate
 }
 
 func readOrigin(dir string) (origin, bool) {
@@ -68,12 +69,12 @@ func (d Drift) String() string {
 // Drifts compares the settings of the project at root with its instance.
 // cpus, memory and disk are left to ApplyExpression, which applies them at
 // every start.
-func Drifts(c Config, root string, inst *store.Instance) []Drift {
+func Drifts(c settings.Config, root string, inst *store.Instance) []Drift {
 	return drifts(c, root, runtime.GOOS, runtime.GOARCH, inst)
 }
 
 // drifts is Drifts on the host goos/goarch, which rosetta depends on.
-func drifts(c Config, root, goos, goarch string, inst *store.Instance) []Drift {
+func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) []Drift {
 	if inst == nil || inst.Config == nil {
 		return nil
 	}
@@ -164,23 +165,23 @@ func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) str
 // the configured extras. An alias is mounted from itself: Lima merges
 // mounts of one location into one, so the project cannot be its location
 // twice, and the host side follows the symlink.
-func projectMounts(c Config, root string, aliases []string) []Mount {
-	mounts := []Mount{{Location: root, Writable: true}}
+func projectMounts(c settings.Config, root string, aliases []string) []settings.Mount {
+	mounts := []settings.Mount{{Location: root, Writable: true}}
 	for _, a := range aliases {
-		mounts = append(mounts, Mount{Location: a, Writable: true})
+		mounts = append(mounts, settings.Mount{Location: a, Writable: true})
 	}
 	return append(mounts, c.Mounts...)
 }
 
 // isAlias says whether a mount of the VM is one of the project's aliases.
-func isAlias(m Mount, root string) bool {
+func isAlias(m settings.Mount, root string) bool {
 	return m.Location != root && m.MountPoint == "" && m.Writable && env.SameDir(m.Location, root)
 }
 
 // mounts are the mounts the instance should have now. Aliases accumulate:
 // one the VM already mounts stays while it still leads to the project, so
 // a call from the resolved path does not take it away again.
-func mounts(c Config, root string, inst *store.Instance) []Mount {
+func mounts(c settings.Config, root string, inst *store.Instance) []settings.Mount {
 	aliases := slices.Clone(c.RootAliases)
 	for _, have := range vmMounts(inst) {
 		if isAlias(have, root) && !slices.Contains(c.Mounts, have) {
@@ -193,14 +194,14 @@ func mounts(c Config, root string, inst *store.Instance) []Mount {
 
 // vmMounts are the instance's mounts as Lima filled them in, with the
 // mount point left empty where it is the location, as ours are written.
-func vmMounts(inst *store.Instance) []Mount {
-	var out []Mount
+func vmMounts(inst *store.Instance) []settings.Mount {
+	var out []settings.Mount
 	for _, have := range inst.Config.Mounts {
 		mp := ptrString(have.MountPoint)
 		if mp == have.Location {
 			mp = ""
 		}
-		out = append(out, Mount{Location: have.Location, MountPoint: mp, Writable: have.Writable != nil && *have.Writable})
+		out = append(out, settings.Mount{Location: have.Location, MountPoint: mp, Writable: have.Writable != nil && *have.Writable})
 	}
 	return out
 }
@@ -208,14 +209,14 @@ func vmMounts(inst *store.Instance) []Mount {
 // MissingAliases are the paths this call reaches the project by that the
 // running VM does not mount: a bind mount from under one is empty in the
 // guest until the next start mounts it.
-func MissingAliases(c Config, root string, inst *store.Instance) []string {
+func MissingAliases(c settings.Config, root string, inst *store.Instance) []string {
 	if inst == nil || inst.Config == nil {
 		return nil
 	}
 	var missing []string
 	have := vmMounts(inst)
 	for _, a := range c.RootAliases {
-		if !slices.Contains(have, Mount{Location: a, Writable: true}) {
+		if !slices.Contains(have, settings.Mount{Location: a, Writable: true}) {
 			missing = append(missing, a)
 		}
 	}
@@ -238,7 +239,7 @@ func MountedRoots(root string, inst *store.Instance) []string {
 	return roots
 }
 
-func showMounts(ms []Mount) string {
+func showMounts(ms []settings.Mount) string {
 	var s []string
 	for _, m := range ms {
 		w := map[bool]string{true: "writable", false: "read-only"}[m.Writable]

@@ -11,11 +11,12 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // vmWith is an instance whose lima.yaml has these mounts, as Lima fills
 // them in (mount point = location).
-func vmWith(mounts ...Mount) *store.Instance {
+func vmWith(mounts ...settings.Mount) *store.Instance {
 	y := &limayaml.LimaYAML{}
 	for _, m := range mounts {
 		loc, w := m.Location, m.Writable
@@ -38,8 +39,8 @@ func TestAliasMounts(t *testing.T) {
 	if err := os.Symlink(root, alias); err != nil {
 		t.Fatal(err)
 	}
-	c := Config{RootAliases: []string{alias}}
-	plain := vmWith(Mount{Location: root, Writable: true})
+	c := settings.Config{RootAliases: []string{alias}}
+	plain := vmWith(settings.Mount{Location: root, Writable: true})
 	if d := Drifts(c, root, plain); len(d) != 1 || d[0].Key != "mounts" || !d[0].AtStart {
 		t.Fatalf("a new alias: drift %+v", d)
 	}
@@ -50,8 +51,8 @@ func TestAliasMounts(t *testing.T) {
 	if got := MissingAliases(c, root, plain); len(got) != 1 || got[0] != alias {
 		t.Errorf("MissingAliases = %v", got)
 	}
-	both := vmWith(Mount{Location: root, Writable: true}, Mount{Location: alias, Writable: true})
-	for _, cfg := range []Config{c, {}} { // from the alias, and from the resolved path
+	both := vmWith(settings.Mount{Location: root, Writable: true}, settings.Mount{Location: alias, Writable: true})
+	for _, cfg := range []settings.Config{c, {}} { // from the alias, and from the resolved path
 		if d := Drifts(cfg, root, both); len(d) != 0 {
 			t.Errorf("aliases %v, VM mounts both: drift %+v", cfg.RootAliases, d)
 		}
@@ -62,7 +63,7 @@ func TestAliasMounts(t *testing.T) {
 	if err := os.Remove(alias); err != nil {
 		t.Fatal(err)
 	}
-	if d := Drifts(Config{}, root, both); len(d) != 1 || strings.Contains(d[0].Want, alias) {
+	if d := Drifts(settings.Config{}, root, both); len(d) != 1 || strings.Contains(d[0].Want, alias) {
 		t.Errorf("a symlink gone: drift %+v, want the alias dropped", d)
 	}
 }

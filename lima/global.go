@@ -296,27 +296,3 @@ func limactlReason(err error) string {
 	}
 	return err.Error()
 }
-
-// Overlaps says whether a and b are the same directory or one holds the other.
-func Overlaps(a, b string) bool {
-	a, b = resolvePath(a), resolvePath(b)
-	return a == b || within(a, b) || within(b, a)
-}
-
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
-
-// resolvePath resolves the symlinks of the longest part of path that exists.
-func resolvePath(path string) string {
-	path = filepath.Clean(path)
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		return real
-	}
-	parent := filepath.Dir(path)
-	if parent == path {
-		return path
-	}
-	return filepath.Join(resolvePath(parent), filepath.Base(path))
-}

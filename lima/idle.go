@@ -12,14 +12,6 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 )
 
-// DefaultIdleStop is how long the engine may sit idle before its VM powers
-// off. Docker Desktop's Resource Saver waits 5 minutes, but its VM serves
-// every project; a per-repository VM is paused over by a coffee break more
-// than by a day's end, and a start costs seconds with vz, minutes under
-// emulation. A quarter of an hour frees the 2 GiB of each forgotten VM
-// without taxing a developer who only paused.
-const DefaultIdleStop = 15 * time.Minute
-
 // idleMarker is the second line of the provision script of the idle watcher, so that a
 // change of the setting can find and replace it in lima.yaml.
 const idleMarker = "# pixi-lima idle-stop"

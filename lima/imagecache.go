@@ -2,38 +2,17 @@ package lima
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/pixi-lima/pixi-lima/env"
 )
 
 // SharedCache is Lima's download cache in the image-cache directory dir:
 // dir/lima, laid out as Lima lays out its own ~/.cache/lima.
 func SharedCache(dir string) string { return filepath.Join(dir, "lima") }
-
-// setImageCache takes a directory outside the project's .pixi, which may
-// not exist yet; "" keeps the cache in .pixi.
-func setImageCache(c *Config, v any, root string) error {
-	s, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("got %s", show(v))
-	}
-	if s == "" {
-		c.ImageCache = ""
-		return nil
-	}
-	dir, err := hostPath(s, root)
-	if err != nil {
-		return err
-	}
-	if Overlaps(dir, filepath.Join(root, ".pixi")) {
-		return fmt.Errorf("got %s, which overlaps the project's .pixi (the cache is there without this setting)", show(v))
-	}
-	c.ImageCache = dir
-	return nil
-}
 
 // LinkImageCache makes link, where the project's limactl keeps its
 // downloads (env.Paths.LimaCache), a symlink to SharedCache(dir), or with
@@ -90,7 +69,7 @@ func (p *GlobalPlan) AddImageCache(dir string) error {
 		return nil
 	}
 	cache := SharedCache(dir)
-	if resolvePath(cache) == resolvePath(p.Cache) {
+	if env.ResolvePath(cache) == env.ResolvePath(p.Cache) {
 		return nil
 	}
 	isDir, err := p.realDir(cache)

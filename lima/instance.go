@@ -24,13 +24,14 @@ import (
 	"github.com/lima-vm/lima/pkg/version"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // Manager creates, starts, stops and inspects the project's instance.
 type Manager struct {
 	Paths   env.Paths
-	Config  Config
+	Config  settings.Config
 	Limactl Limactl
 	Stderr  io.Writer // Limactl's: where every message of the Lima side goes
 	// softwareEmulation: KVM is not usable, QEMU emulates the CPU (see
@@ -40,7 +41,7 @@ type Manager struct {
 
 // NewManager builds the Manager of the project's instance: limactl runs
 // with its environment, and tcg says QEMU will emulate the CPU.
-func NewManager(paths env.Paths, cfg Config, limactl Limactl, tcg bool) *Manager {
+func NewManager(paths env.Paths, cfg settings.Config, limactl Limactl, tcg bool) *Manager {
 	UseHome(paths.LimaHome)
 	setLimaVersion()
 	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: limactl.Stderr, softwareEmulation: tcg}
@@ -234,7 +235,7 @@ func (m *Manager) create(ctx context.Context) error {
 // project's instance. limactl applies it after embedding the template's
 // bases, so setting .mounts replaces the base's home mount: only the
 // project (writable, same path) and the configured extras are shared.
-func CreateExpression(c Config, root string) string {
+func CreateExpression(c settings.Config, root string) string {
 	mounts := projectMounts(c, root, c.RootAliases)
 	expr := []string{
 		fmt.Sprintf(".cpus = %d", c.CPUs),
@@ -594,4 +595,13 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// sayMissingMounts warns, as the VM is created or started, of each
+// configured mount it goes without.
+func (m *Manager) sayMissingMounts() {
+	for _, dir := range m.Config.MissingMounts {
+		fmt.Fprintf(m.Stderr, "pixi-lima: warning: mount %s does not exist on this machine; VM %q starts without it (create it, then pixi-lima restart)\n",
+			dir, m.Config.Name)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // originChildVar makes TestWriteOriginChild write an origin into the
@@ -50,7 +52,7 @@ func TestWriteOriginChild(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 16, Max: 16}); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeOrigin(dir, Config{Template: "template://docker-rootful", Image: "/var/cache/images/debian-12.qcow2"}); err != nil {
+	if err := writeOrigin(dir, settings.Config{Template: "template://docker-rootful", Image: "/var/cache/images/debian-12.qcow2"}); err != nil {
 		t.Fatal(err)
 	}
 }

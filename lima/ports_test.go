@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // TestPortTickApplied: every new VM gets the port tick, and a VM made
@@ -13,8 +14,8 @@ import (
 // the guest agent runs with it and what it does to a published port.
 func TestPortTickApplied(t *testing.T) {
 	root := t.TempDir()
-	m := &Manager{Paths: env.NewPaths(root), Config: Config{}, Stderr: io.Discard}
-	old := vmWith(Mount{Location: root, Writable: true})
+	m := &Manager{Paths: env.NewPaths(root), Config: settings.Config{}, Stderr: io.Discard}
+	old := vmWith(settings.Mount{Location: root, Writable: true})
 	old.Config.Provision = nil
 	expr := m.applyExpression("linux", "amd64", old)
 	if expr != portsExpression() {
@@ -29,7 +30,7 @@ func TestPortTickApplied(t *testing.T) {
 		t.Errorf("VM with the tick: applyExpression = %q", expr)
 	}
 	for _, rootful := range []bool{false, true} {
-		if expr := CreateExpression(Config{Rootful: rootful}, root); !strings.Contains(expr, portsExpression()) {
+		if expr := CreateExpression(settings.Config{Rootful: rootful}, root); !strings.Contains(expr, portsExpression()) {
 			t.Errorf("rootful %v: CreateExpression has no port tick: %s", rootful, expr)
 		}
 	}

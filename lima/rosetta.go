@@ -2,6 +2,7 @@ package lima
 
 import (
 	"github.com/lima-vm/lima/pkg/store"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // RosettaHint is the one thing to do where rosetta = true cannot work.
@@ -25,7 +26,7 @@ func (e *RosettaError) Error() string {
 // may set it while a teammate works on Linux with another engine. An
 // existing QEMU VM on a Mac that would make a new one with vz is drift
 // (see Drifts), not refused.
-func CheckRosetta(c Config, h Host, g Guest) error {
+func CheckRosetta(c settings.Config, h Host, g Guest) error {
 	if !c.Rosetta {
 		return nil
 	}
@@ -68,7 +69,7 @@ func vmRosetta(inst *store.Instance) bool {
 // it at the next start (limactl start --set edits lima.yaml, and nothing in
 // pkg/limayaml's Validate forbids changing rosetta); a QEMU one never has
 // it, like a changed vm-type.
-func rosettaDrift(c Config, goos, goarch string, inst *store.Instance) (Drift, bool) {
+func rosettaDrift(c settings.Config, goos, goarch string, inst *store.Instance) (Drift, bool) {
 	if !c.Rosetta || goos != "darwin" || goarch != "arm64" || vmRosetta(inst) {
 		return Drift{}, false
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/lima-vm/lima/pkg/yqutil"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // dockerLike is template://docker with its bases embedded, cut to what
@@ -38,7 +39,7 @@ portForwards:
 func TestRosettaCreate(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("LIMA_HOME", home) // limayaml.Load looks for _config/default.yaml there
-	c := Config{CPUs: 2, Memory: "2GiB", Disk: "20GiB", Rosetta: true}
+	c := settings.Config{CPUs: 2, Memory: "2GiB", Disk: "20GiB", Rosetta: true}
 	out, err := yqutil.EvaluateExpression(CreateExpression(c, "/src/repo"), []byte(dockerLike))
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +76,9 @@ func isTrue(b *bool) bool { return b != nil && *b }
 // QEMU one only as a new VM; off Apple silicon nothing is said.
 func TestRosettaDrift(t *testing.T) {
 	root := t.TempDir()
-	c := Config{Rosetta: true}
+	c := settings.Config{Rosetta: true}
 	m := &Manager{Paths: env.NewPaths(root), Config: c, Stderr: io.Discard}
-	vz := vmWith(Mount{Location: root, Writable: true})
+	vz := vmWith(settings.Mount{Location: root, Writable: true})
 	vz.VMType = limayaml.VZ
 	d := drifts(c, root, "darwin", "arm64", vz)
 	if len(d) != 1 || d[0].Key != "rosetta" || !d[0].AtStart {
@@ -104,7 +105,7 @@ func TestRosettaDrift(t *testing.T) {
 		t.Errorf("vz with Rosetta: drift %+v", d)
 	}
 
-	qemu := vmWith(Mount{Location: root, Writable: true})
+	qemu := vmWith(settings.Mount{Location: root, Writable: true})
 	qemu.VMType = limayaml.QEMU
 	if d := drifts(c, root, "darwin", "arm64", qemu); len(d) != 1 || d[0].AtStart || !strings.Contains(d[0].String(), "only a new VM has it") {
 		t.Errorf("QEMU instance: drift %+v", d)
@@ -112,7 +113,7 @@ func TestRosettaDrift(t *testing.T) {
 	if expr := m.applyExpression("darwin", "arm64", qemu); expr != "" {
 		t.Errorf("QEMU instance: applyExpression = %q", expr)
 	}
-	for _, inst := range []*store.Instance{qemu, vmWith(Mount{Location: root, Writable: true})} {
+	for _, inst := range []*store.Instance{qemu, vmWith(settings.Mount{Location: root, Writable: true})} {
 		if d := drifts(c, root, "linux", "amd64", inst); len(d) != 0 {
 			t.Errorf("on linux: drift %+v", d)
 		}
@@ -122,10 +123,10 @@ func TestRosettaDrift(t *testing.T) {
 // TestCheckRosetta: where rosetta = true cannot work, starting or creating
 // is refused with what is wrong and the one thing to do.
 func TestCheckRosetta(t *testing.T) {
-	on := Config{Rosetta: true}
+	on := settings.Config{Rosetta: true}
 	for _, tc := range []struct {
 		name string
-		c    Config
+		c    settings.Config
 		h    Host
 		g    Guest
 		want string // "" for no refusal
@@ -145,7 +146,7 @@ func TestCheckRosetta(t *testing.T) {
 		{"macOS 14", on, mac14, Guest{}, ""},
 		{"existing vz on 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{Existing: VZ}, ""},
 		{"existing qemu, a new VM would be vz", on, mac14, Guest{Existing: QEMU}, ""}, // drift, not refused
-		{"off on linux", Config{}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
+		{"off on linux", settings.Config{}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
 	} {
 		err := CheckRosetta(tc.c, tc.h, tc.g)
 		if tc.want == "" {

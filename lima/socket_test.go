@@ -13,11 +13,12 @@ import (
 	"github.com/lima-vm/lima/pkg/yqutil"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // dockerVM is an instance created from Lima's docker template of the mode.
 func dockerVM(root string, rootful bool) *store.Instance {
-	inst := vmWith(Mount{Location: root, Writable: true})
+	inst := vmWith(settings.Mount{Location: root, Writable: true})
 	sock := "/run/user/{{.UID}}/docker.sock"
 	if rootful {
 		sock = "/var/run/docker.sock"
@@ -32,19 +33,19 @@ func TestRootfulDrift(t *testing.T) {
 	root := t.TempDir()
 	inst := dockerVM(root, false)
 	inst.Dir = t.TempDir()
-	if err := writeOrigin(inst.Dir, Config{Template: DefaultTemplate}); err != nil {
+	if err := writeOrigin(inst.Dir, settings.Config{Template: settings.DefaultTemplate}); err != nil {
 		t.Fatal(err)
 	}
-	c := Config{Rootful: true, Template: RootfulTemplate}
+	c := settings.Config{Rootful: true, Template: settings.RootfulTemplate}
 	d := drifts(c, root, "linux", "amd64", inst)
 	if len(d) != 1 || d[0].Key != "rootful" || d[0].AtStart || !strings.Contains(d[0].String(), "pixi-lima delete, then pixi-lima init") {
 		t.Errorf("rootless VM, rootful = true: drift %+v", d)
 	}
-	if d := drifts(Config{Template: DefaultTemplate}, root, "linux", "amd64", inst); len(d) != 0 {
+	if d := drifts(settings.Config{Template: settings.DefaultTemplate}, root, "linux", "amd64", inst); len(d) != 0 {
 		t.Errorf("rootless VM, rootless project: drift %+v", d)
 	}
 	// A template that forwards no docker socket has no mode to compare.
-	if d := drifts(c, root, "linux", "amd64", vmWith(Mount{Location: root, Writable: true})); len(d) != 0 {
+	if d := drifts(c, root, "linux", "amd64", vmWith(settings.Mount{Location: root, Writable: true})); len(d) != 0 {
 		t.Errorf("no docker socket forwarded: drift %+v", d)
 	}
 }
@@ -54,7 +55,7 @@ func TestRootfulDrift(t *testing.T) {
 // written (yq's strings are not JSON's).
 func TestSocketLinkApplied(t *testing.T) {
 	root := t.TempDir()
-	m := &Manager{Paths: env.NewPaths(root), Config: Config{}, Stderr: io.Discard}
+	m := &Manager{Paths: env.NewPaths(root), Config: settings.Config{}, Stderr: io.Discard}
 	rootless := dockerVM(root, false)
 	expr := m.applyExpression("linux", "amd64", rootless)
 	if expr != socketExpression() {

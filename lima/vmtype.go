@@ -9,6 +9,7 @@ import (
 
 	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/lima-vm/lima/pkg/osutil"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // The VM types pixi-lima tells apart (limayaml.VZ, limayaml.QEMU).
@@ -50,7 +51,7 @@ type Guest struct {
 // the project is read for its vmType, mountType and arch; a
 // template://NAME is not: Lima's docker and default templates set none of
 // them (an experimental one that does, with its bases, is beyond this).
-func GuestOf(c Config) Guest {
+func GuestOf(c settings.Config) Guest {
 	g := Guest{VMType: c.VMType, MountType: c.MountType}
 	if strings.Contains(c.Template, "://") {
 		return g

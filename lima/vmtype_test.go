@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lima-vm/lima/pkg/limayaml"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 var mac14 = Host{OS: "darwin", Arch: "arm64", MacOS: "14.5"}
@@ -52,14 +53,14 @@ func TestGuestOfTemplate(t *testing.T) {
 	if err := os.WriteFile(file, []byte("arch: x86_64\nmountType: 9p\nimages:\n- location: /x.img\n  arch: x86_64\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := GuestOf(Config{Template: file, MountType: "virtiofs"})
+	g := GuestOf(settings.Config{Template: file, MountType: "virtiofs"})
 	if g.Arch != "x86_64" || g.MountType != "virtiofs" || g.VMType != "" {
 		t.Errorf("GuestOf = %+v", g)
 	}
 	if vt, _ := ResolveVMType(mac14, g); vt != QEMU {
 		t.Errorf("an x86_64 template on Apple silicon: %s, want qemu", vt)
 	}
-	if g := GuestOf(Config{Template: DefaultTemplate, VMType: QEMU}); g != (Guest{VMType: QEMU}) {
+	if g := GuestOf(settings.Config{Template: settings.DefaultTemplate, VMType: QEMU}); g != (Guest{VMType: QEMU}) {
 		t.Errorf("GuestOf(template://docker) = %+v", g)
 	}
 }

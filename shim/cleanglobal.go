@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -50,7 +51,7 @@ func (s *session) cmdCleanGlobal(args []string) error {
 	// project's own limactl), the "global" state is the project's own VM.
 	pixiDir := filepath.Join(p.paths.Root, ".pixi")
 	for _, target := range []string{g.Home, g.Cache} {
-		if lima.Overlaps(target, pixiDir) {
+		if env.Overlaps(target, pixiDir) {
 			return &Error{Code: ExitRefused,
 				Msg:  fmt.Sprintf("refusing to clean %s: it overlaps this project's own Lima state in %s (LIMA_HOME=%s)", target, pixiDir, p.paths.LimaHome),
 				Hint: "run it with your own HOME and XDG_CACHE_HOME; to remove this project's VM: pixi-lima delete"}
@@ -64,7 +65,7 @@ func (s *session) cmdCleanGlobal(args []string) error {
 				names = append(names, it.Name)
 			}
 		}
-		return &Error{Code: ExitUsage, Msg: err.Error() + lima.Suggest(instance, names),
+		return &Error{Code: ExitUsage, Msg: err.Error() + settings.Suggest(instance, names),
 			Hint: "pixi-lima clean-global lists the instances there"}
 	}
 	if err == nil && instance == "" {

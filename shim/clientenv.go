@@ -9,7 +9,7 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/atomicfile"
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // saveClientEnv writes the project's env.ClientVars where env/activate.sh
@@ -21,7 +21,7 @@ import (
 func saveClientEnv(p *project) {
 	var vars map[string]string
 	switch {
-	case p.config.Engine == lima.EngineHost:
+	case p.config.Engine == settings.EngineHost:
 		vars = env.ClientVars("", false)
 	case isSSH(p.config):
 		vars = env.ClientVars(p.config.Engine, false)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lima-vm/lima/pkg/store"
 
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -62,7 +63,7 @@ func (s *session) command(args []string) error {
 		}
 		names = append(names, c.name)
 	}
-	return &Error{Code: ExitUsage, Msg: fmt.Sprintf("unknown command %q%s", name, lima.Suggest(name, names)),
+	return &Error{Code: ExitUsage, Msg: fmt.Sprintf("unknown command %q%s", name, settings.Suggest(name, names)),
 		Hint: "pixi-lima help lists the commands"}
 }
 
@@ -88,7 +89,7 @@ func (s *session) flags(name string, args []string, define func(*flag.FlagSet)) 
 		// Go's flag package reports "-froce" for --froce: compare with the
 		// same two dashes, or a swapped letter would be too far to suggest.
 		bad := "--" + strings.TrimLeft(strings.TrimPrefix(err.Error(), "flag provided but not defined: "), "-")
-		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: %s%s", name, err, lima.Suggest(bad, known)),
+		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: %s%s", name, err, settings.Suggest(bad, known)),
 			Hint: "pixi-lima " + name + " --help"}
 	}
 	if fs.NArg() > 0 {
@@ -107,7 +108,7 @@ func (s *session) cmdInit(args []string) error {
 		return err
 	}
 	s.syncDockerConfig(p)
-	if p.config.Engine == lima.EngineHost {
+	if p.config.Engine == settings.EngineHost {
 		s.printf("engine = \"host\": using the host's Docker engine, no VM to start")
 		return nil
 	}
@@ -181,7 +182,7 @@ func (s *session) inspect() (*project, *store.Instance, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.config.Engine != lima.EngineLima {
+	if p.config.Engine != settings.EngineLima {
 		s.printf("engine = %q: there is no VM to manage", p.config.Engine)
 		return nil, nil, nil
 	}
@@ -200,8 +201,8 @@ func (s *session) cmdVersion(args []string) error {
 func (s *session) cmdHelp(args []string) error {
 	if len(args) > 0 && args[0] == "settings" {
 		fmt.Fprintln(s.stdout, "[tool.pixi-lima] keys in pixi.toml (or pyproject.toml), each overridable by its variable:")
-		for _, k := range lima.Keys() {
-			fmt.Fprintf(s.stdout, "  %-11s %s\n", k, lima.EnvName(k))
+		for _, k := range settings.Keys() {
+			fmt.Fprintf(s.stdout, "  %-11s %s\n", k, settings.EnvName(k))
 		}
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
@@ -99,7 +100,7 @@ func (s *session) doctor() []check {
 			Detail: fmt.Sprintf("%s (instance %s, engine %s)", p.paths.Root, p.config.Name, p.config.Engine)})
 		add(checkPaths(p))
 	}
-	vm := p != nil && p.config.Engine == lima.EngineLima
+	vm := p != nil && p.config.Engine == settings.EngineLima
 	if p != nil && !vm && os.Geteuid() == 0 {
 		// Root only stops limactl: with the host's or a remote engine it
 		// is fine, so the first check, the user, passes.
@@ -266,7 +267,7 @@ func guestOf(p *project) lima.Guest {
 
 // checkRosetta: rosetta = true where it cannot work, said before a start
 // refuses it (lima.CheckRosetta).
-func checkRosetta(c lima.Config, h lima.Host, g lima.Guest) check {
+func checkRosetta(c settings.Config, h lima.Host, g lima.Guest) check {
 	var re *lima.RosettaError
 	if err := lima.CheckRosetta(c, h, g); errors.As(err, &re) {
 		return check{Name: "rosetta", Detail: re.Error(), Fix: lima.RosettaHint}

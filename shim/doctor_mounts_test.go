@@ -5,14 +5,14 @@ import (
 	"testing"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // A mount this machine lacks is listed as a warning, with what to do: the
 // VM runs without it, nothing is broken.
 func TestCheckMounts(t *testing.T) {
-	p := &project{paths: env.NewPaths("/src/repo"), config: lima.Config{
-		Mounts:        []lima.Mount{{Location: "/data"}},
+	p := &project{paths: env.NewPaths("/src/repo"), config: settings.Config{
+		Mounts:        []settings.Mount{{Location: "/data"}},
 		MissingMounts: []string{"/home/bob/datasets"},
 	}}
 	c := checkMounts(p)

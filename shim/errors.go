@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -56,7 +57,7 @@ func report(stderr io.Writer, err error) int {
 // asError gives every error from below a code and a hint.
 func asError(err error) *Error {
 	var e *Error
-	var cfg *lima.ConfigError
+	var cfg *settings.Error
 	var sock *env.SocketPathError
 	var stage *lima.StageError
 	var tool *lima.MissingToolError

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -82,7 +83,7 @@ func TestErrorCodes(t *testing.T) {
 		code int
 		hint string
 	}{
-		{&lima.ConfigError{Source: "PIXI_LIMA_CPUS", Msg: "got x"}, ExitConfig, "pixi-lima help settings"},
+		{&settings.Error{Source: "PIXI_LIMA_CPUS", Msg: "got x"}, ExitConfig, "pixi-lima help settings"},
 		{fmt.Errorf("wrapped: %w", &env.SocketPathError{Path: "/p", Length: 110, Limit: 108}), ExitConfig, "3 bytes too long"},
 		{fmt.Errorf("finding: %w", env.ErrNoProject), ExitConfig, "PIXI_PROJECT_ROOT"},
 		{&lima.StageError{Stage: "starting VM", Err: errors.New("exit status 1")}, ExitFailed, "pixi-lima stop"},

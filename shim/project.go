@@ -13,13 +13,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // project is the workspace a call acts on, with its settings.
 type project struct {
 	paths  env.Paths
-	config lima.Config
+	config settings.Config
 }
 
 // loadProject finds the workspace (see env.FindRoot) and reads its settings.
@@ -33,11 +34,11 @@ func (s *session) loadProject() (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := lima.LoadConfig(root, s.getenv)
+	cfg, err := settings.Load(root, s.getenv)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.NameNote != "" && cfg.Engine == lima.EngineLima {
+	if cfg.NameNote != "" && cfg.Engine == settings.EngineLima {
 		s.printf("%s", cfg.NameNote)
 	}
 	cfg.RootAliases = env.Aliases(root, s.getenv, runtime.GOOS)

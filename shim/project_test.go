@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // The note that a deep project's VM gets the short name goes to the
@@ -21,7 +21,7 @@ func TestLoadProjectNoteOnSessionStderr(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(base) })
-	long := lima.InstanceName("company-platform")
+	long := settings.InstanceName("company-platform")
 	pad := env.MaxRootLength(long, runtime.GOOS) - len(base)
 	if pad < 1 {
 		t.Skipf("temporary directory %s too long", base)
@@ -50,8 +50,8 @@ func TestLoadProjectNoteOnSessionStderr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.config.Name != lima.ShortName || len(leaked) != 0 {
-		t.Errorf("name %q, os.Stderr %q; want %q and nothing", p.config.Name, leaked, lima.ShortName)
+	if p.config.Name != settings.ShortName || len(leaked) != 0 {
+		t.Errorf("name %q, os.Stderr %q; want %q and nothing", p.config.Name, leaked, settings.ShortName)
 	}
 	want := `pixi-lima: the VM is named "docker", not "company-platform-docker": `
 	if got := stderr.String(); strings.Count(got, "\n") != 1 || !strings.HasPrefix(got, want) {

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -32,7 +33,7 @@ func (s *session) cmdPrune(args []string) error {
 	if err != nil {
 		return err
 	}
-	if p.config.Engine != lima.EngineLima {
+	if p.config.Engine != settings.EngineLima {
 		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("engine = %q: there is no VM disk to reclaim", p.config.Engine),
 			Hint: "docker system prune (it frees space on that engine)"}
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
@@ -25,7 +25,7 @@ import (
 const sshTimeout = 10 * time.Second
 
 // isSSH says whether the project's engine is a remote one over SSH.
-func isSSH(c lima.Config) bool { return strings.HasPrefix(c.Engine, lima.EngineSSH+"://") }
+func isSSH(c settings.Config) bool { return strings.HasPrefix(c.Engine, settings.EngineSSH+"://") }
 
 // remoteVersion asks the engine's host for its engine's version over ssh,
 // the way docker's ssh helper reaches it (see runSSH). Not through docker
@@ -34,7 +34,7 @@ func isSSH(c lima.Config) bool { return strings.HasPrefix(c.Engine, lima.EngineS
 // the server's delays (8 s and more a call with Debian's PAM), where this
 // fails at once with ssh's reason.
 func (s *session) remoteVersion(p *project) (string, error) {
-	u, _ := url.Parse(p.config.Engine) // lima.LoadConfig checked it
+	u, _ := url.Parse(p.config.Engine) // settings.Load checked it
 	ssh, ok := fastpath.FindReal("ssh", s.getenv("PATH"), nil)
 	if !ok {
 		return "", fmt.Errorf("ssh is not on PATH: docker runs it to reach %s", p.config.Engine)
@@ -54,7 +54,7 @@ const remoteVersionCommand = "docker version --format '{{.Server.Version}}'"
 // without asking anything (docker's ssh cannot answer a prompt), the remote
 // runs docker, and what bind mounts mean there.
 func (s *session) checkSSH(p *project) []check {
-	u, _ := url.Parse(p.config.Engine) // lima.LoadConfig checked it
+	u, _ := url.Parse(p.config.Engine) // settings.Load checked it
 	by := sshCommandLine(u)
 	ssh, ok := fastpath.FindReal("ssh", s.getenv("PATH"), nil)
 	if !ok {

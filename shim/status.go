@@ -13,6 +13,7 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
@@ -73,11 +74,11 @@ func (s *session) cmdStatus(args []string) error {
 	}
 	w := s.stdout
 	fmt.Fprintf(w, "instance:  %s\nstate:     %s\n", st.Instance, st.State)
-	if st.Engine == lima.EngineHost {
+	if st.Engine == settings.EngineHost {
 		fmt.Fprintf(w, "engine:    host (the host's own Docker engine; no VM)\n")
 		return nil
 	}
-	if st.Engine == lima.EngineSSH {
+	if st.Engine == settings.EngineSSH {
 		answers := "not answering"
 		if st.DockerAnswers {
 			answers = "answers, Docker " + st.ServerVersion
@@ -135,12 +136,12 @@ func (s *session) status(p *project) status {
 	if p.config.IdleStop > 0 {
 		st.IdleStop = p.config.IdleStop.String()
 	}
-	if p.config.Engine == lima.EngineHost {
+	if p.config.Engine == settings.EngineHost {
 		st.State, st.Socket = "Host", ""
 		return st
 	}
 	if isSSH(p.config) {
-		st.Engine, st.State, st.Socket = lima.EngineSSH, "Remote", p.config.Engine
+		st.Engine, st.State, st.Socket = settings.EngineSSH, "Remote", p.config.Engine
 		v, err := s.remoteVersion(p)
 		if err != nil {
 			st.Problems = append(st.Problems, err.Error())
@@ -216,7 +217,7 @@ func (s *session) cmdEnv(args []string) error {
 	}
 	o := env.DockerOverrides(p.paths, p.config.Name)
 	switch {
-	case p.config.Engine == lima.EngineHost:
+	case p.config.Engine == settings.EngineHost:
 		o = env.HostEngineOverrides(p.paths)
 	case isSSH(p.config):
 		o = env.SSHEngineOverrides(p.paths, p.config.Engine)

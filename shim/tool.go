@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/dockerconfig"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
+	"github.com/pixi-lima/pixi-lima/shim/dockerconfig"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
@@ -43,7 +44,7 @@ func (s *session) runTool(tool string, args []string) error {
 	overrides := env.DockerOverrides(p.paths, p.config.Name)
 	socket := p.paths.DockerSocket(p.config.Name)
 	switch {
-	case p.config.Engine == lima.EngineHost:
+	case p.config.Engine == settings.EngineHost:
 		overrides, socket = env.HostEngineOverrides(p.paths), ""
 	case isSSH(p.config):
 		// Nothing to ping or start: docker connects through ssh itself, so

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/shim/wake"
 )
@@ -30,7 +31,7 @@ const wakeCheck = 5 * time.Second
 // usesWakeSocket says whether the project's engine is the Lima VM, the
 // only engine that can be down and started on demand.
 func usesWakeSocket(p *project) bool {
-	return p.config.Engine != lima.EngineHost && !isSSH(p.config)
+	return p.config.Engine != settings.EngineHost && !isSSH(p.config)
 }
 
 // wakeServer is the pid of the process serving the wake socket, 0 if none.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/env/dockerconfig"
+	"github.com/pixi-lima/pixi-lima/shim/dockerconfig"
 )
 
 // TestDockerConfig: the project's DOCKER_CONFIG (.pixi/docker) gives the

@@ -18,6 +18,7 @@ import (
 	"github.com/lima-vm/lima/pkg/limayaml"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -54,7 +55,7 @@ func TestLimactlCreateStatusDelete(t *testing.T) {
 	paths := env.NewPaths(p.Root)
 
 	// The product's own settings and expression, handed to the real limactl.
-	cfg, err := lima.LoadConfig(p.Root, func(k string) string {
+	cfg, err := settings.Load(p.Root, func(k string) string {
 		if k == "PIXI_LIMA_IMAGE" {
 			return img
 		}
@@ -365,7 +366,7 @@ func TestSettingsDrift(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, limactlManifest)
 	img := tinyImage(t, p)
-	cfg, err := lima.LoadConfig(p.Root, func(k string) string { return map[string]string{"PIXI_LIMA_IMAGE": img}[k] })
+	cfg, err := settings.Load(p.Root, func(k string) string { return map[string]string{"PIXI_LIMA_IMAGE": img}[k] })
 	must(t, err)
 	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+cfg.Name,
 		cfg.Template, "--set", lima.CreateExpression(cfg, p.Root)))

@@ -11,5 +11,5 @@ export PIXI_LIMA_TEST_REQUIRE=1
 export GOFLAGS=-mod=mod
 go vet ./...
 # A short, bounded fuzz of the settings parser, then everything.
-go test -run '^$' -fuzz FuzzParseConfig -fuzztime 20s ./lima
+go test -run '^$' -fuzz FuzzParse -fuzztime 20s ./env/settings
 go test -count=1 -timeout 85m ./...

@@ -105,7 +105,7 @@ func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 // key condenses the inputs of a record: the binary at exe (a rebuild may
 // derive other paths), the manifest (its settings), the user's docker
 // config (the full path gives the project's config what it names: see
-// env/dockerconfig) and every PIXI_LIMA_ variable but those that only steer
+// shim/dockerconfig) and every PIXI_LIMA_ variable but those that only steer
 // this call. Files count by identity, size and modification time, not
 // content: one stat each.
 func key(root string, exe os.FileInfo, environ []string) (string, bool) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/dockerconfig"
+	"github.com/pixi-lima/pixi-lima/shim/dockerconfig"
 )
 
 // TestKeyPyproject: in a pyproject.toml workspace the record is keyed by

@@ -1,4 +1,4 @@
-package lima
+package settings
 
 import (
 	"strings"
@@ -24,11 +24,11 @@ memory = "4GiB"
 disk = 30
 `
 
-func BenchmarkParseConfig(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	root := b.TempDir()
 	getenv := func(string) string { return "" }
 	for b.Loop() {
-		if _, err := ParseConfig(root, []byte(benchManifest), getenv); err != nil {
+		if _, err := Parse(root, []byte(benchManifest), getenv); err != nil {
 			b.Fatal(err)
 		}
 	}

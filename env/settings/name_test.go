@@ -1,4 +1,4 @@
-package lima
+package settings
 
 import (
 	"io"
@@ -56,7 +56,7 @@ func TestDefaultNameRefusal(t *testing.T) {
 	}
 }
 
-// Through LoadConfig on this machine: a project path where the long name
+// Through Load on this machine: a project path where the long name
 // does not fit gets the short one, with a note for the caller to say while
 // it does not exist (on its own stderr, never on os.Stderr); an
 // instance that exists under the long name keeps it; a name the user set
@@ -88,11 +88,11 @@ func TestLoadConfigDeepPath(t *testing.T) {
 		var c Config
 		if stderr := captureStderr(t, func() {
 			var err error
-			if c, err = LoadConfig(root, getenv); err != nil {
+			if c, err = Load(root, getenv); err != nil {
 				t.Fatal(err)
 			}
 		}); stderr != "" {
-			t.Errorf("LoadConfig wrote %q to os.Stderr", stderr)
+			t.Errorf("Load wrote %q to os.Stderr", stderr)
 		}
 		return c.Name, c.NameNote
 	}

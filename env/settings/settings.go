@@ -1,6 +1,7 @@
-// Package lima owns everything Lima: the instance settings, inspection
-// through Lima's own pkg/store, limactl calls, the start lock and progress.
-package lima
+// Package settings owns the [tool.pixi-lima] table: its keys, their
+// PIXI_LIMA_* overrides, defaults, validation and the help each error
+// gives. It reads the manifest and never starts, writes or links anything.
+package settings
 
 import (
 	"cmp"
@@ -31,6 +32,14 @@ const (
 	DefaultMemory   = "2GiB"
 	DefaultDisk     = "20GiB"
 )
+
+// DefaultIdleStop is how long the engine may sit idle before its VM powers
+// off. Docker Desktop's Resource Saver waits 5 minutes, but its VM serves
+// every project; a per-repository VM is paused over by a coffee break more
+// than by a day's end, and a start costs seconds with vz, minutes under
+// emulation. A quarter of an hour frees the 2 GiB of each forgotten VM
+// without taxing a developer who only paused.
+const DefaultIdleStop = 15 * time.Minute
 
 // Engine selects where docker's engine runs.
 const (
@@ -81,15 +90,6 @@ type Config struct {
 	NameNote string
 }
 
-// sayMissingMounts warns, as the VM is created or started, of each
-// configured mount it goes without.
-func (m *Manager) sayMissingMounts() {
-	for _, dir := range m.Config.MissingMounts {
-		fmt.Fprintf(m.Stderr, "pixi-lima: warning: mount %s does not exist on this machine; VM %q starts without it (create it, then pixi-lima restart)\n",
-			dir, m.Config.Name)
-	}
-}
-
 // Mount is a host directory shared with the guest at the same path.
 type Mount struct {
 	Location   string `json:"location"`
@@ -97,13 +97,13 @@ type Mount struct {
 	Writable   bool   `json:"writable"`
 }
 
-// ConfigError names the setting that is wrong and what it should look like.
-type ConfigError struct {
+// Error names the setting that is wrong and what it should look like.
+type Error struct {
 	Source string // "pixi.toml [tool.pixi-lima] memory" or "PIXI_LIMA_MEMORY"
 	Msg    string
 }
 
-func (e *ConfigError) Error() string { return e.Source + ": " + e.Msg }
+func (e *Error) Error() string { return e.Source + ": " + e.Msg }
 
 // settings lists every key: its variable and how to parse it into Config.
 var settings = []struct {
@@ -142,14 +142,14 @@ func Keys() []string {
 	return keys
 }
 
-// LoadConfig reads [tool.pixi-lima] from the manifest at root (pixi.toml,
+// Load reads [tool.pixi-lima] from the manifest at root (pixi.toml,
 // or pyproject.toml: env.ManifestPath), applies the PIXI_LIMA_* overrides,
 // and fills defaults. Every value is checked here, before Lima runs; a
 // manifest that cannot be read is a project problem like a bad value.
-func LoadConfig(root string, getenv func(string) string) (Config, error) {
+func Load(root string, getenv func(string) string) (Config, error) {
 	path := env.ManifestPath(root)
 	if path == "" {
-		return Config{}, &ConfigError{Source: root, Msg: "no " + env.Manifest + ", nor a " + env.Pyproject + " with [tool.pixi.workspace]"}
+		return Config{}, &Error{Source: root, Msg: "no " + env.Manifest + ", nor a " + env.Pyproject + " with [tool.pixi.workspace]"}
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -157,17 +157,17 @@ func LoadConfig(root string, getenv func(string) string) (Config, error) {
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is the Source already
 		}
-		return Config{}, &ConfigError{Source: path, Msg: "cannot read it: " + err.Error()}
+		return Config{}, &Error{Source: path, Msg: "cannot read it: " + err.Error()}
 	}
 	return parseConfig(root, filepath.Base(path), data, getenv)
 }
 
-// ParseConfig is LoadConfig on pixi.toml bytes already read.
-func ParseConfig(root string, manifest []byte, getenv func(string) string) (Config, error) {
+// Parse is Load on pixi.toml bytes already read.
+func Parse(root string, manifest []byte, getenv func(string) string) (Config, error) {
 	return parseConfig(root, env.Manifest, manifest, getenv)
 }
 
-// parseConfig is ParseConfig on the bytes of file, pixi.toml or
+// parseConfig is Parse on the bytes of file, pixi.toml or
 // pyproject.toml, which the errors name.
 func parseConfig(root, file string, manifest []byte, getenv func(string) string) (Config, error) {
 	type named struct{ Name string }
@@ -183,7 +183,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		} `toml:"tool"`
 	}
 	if err := toml.Unmarshal(manifest, &doc); err != nil {
-		return Config{}, &ConfigError{Source: file, Msg: "not valid TOML: " + err.Error()}
+		return Config{}, &Error{Source: file, Msg: "not valid TOML: " + err.Error()}
 	}
 	// Each file has only its own tables, so one order serves both: pixi.toml
 	// names the workspace in [workspace] (or [project]), pyproject.toml in
@@ -202,7 +202,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 	}
 	for key := range doc.Tool.PixiLima {
 		if !isKey(key) {
-			return Config{}, &ConfigError{
+			return Config{}, &Error{
 				Source: file + " [tool.pixi-lima] " + key,
 				Msg:    "unknown setting" + Suggest(key, Keys()) + "; known: " + strings.Join(Keys(), ", "),
 			}
@@ -212,12 +212,12 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		if v, ok := doc.Tool.PixiLima[s.key]; ok {
 			src := file + " [tool.pixi-lima] " + s.key
 			if err := s.set(&c, v, root); err != nil {
-				return Config{}, &ConfigError{Source: src, Msg: err.Error() + "; expected " + s.help}
+				return Config{}, &Error{Source: src, Msg: err.Error() + "; expected " + s.help}
 			}
 		}
 		if v := getenv(EnvName(s.key)); v != "" {
 			if err := s.set(&c, envValue(s.key, v), root); err != nil {
-				return Config{}, &ConfigError{Source: EnvName(s.key), Msg: err.Error() + "; expected " + s.help}
+				return Config{}, &Error{Source: EnvName(s.key), Msg: err.Error() + "; expected " + s.help}
 			}
 		}
 	}
@@ -499,6 +499,28 @@ func setIdleStop(c *Config, v any, _ string) error {
 		return fmt.Errorf("got %s", show(v))
 	}
 	c.IdleStop = d
+	return nil
+}
+
+// setImageCache takes a directory outside the project's .pixi, which may
+// not exist yet; "" keeps the cache in .pixi.
+func setImageCache(c *Config, v any, root string) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("got %s", show(v))
+	}
+	if s == "" {
+		c.ImageCache = ""
+		return nil
+	}
+	dir, err := hostPath(s, root)
+	if err != nil {
+		return err
+	}
+	if env.Overlaps(dir, filepath.Join(root, ".pixi")) {
+		return fmt.Errorf("got %s, which overlaps the project's .pixi (the cache is there without this setting)", show(v))
+	}
+	c.ImageCache = dir
 	return nil
 }
 

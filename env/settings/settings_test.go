@@ -1,22 +1,13 @@
-package lima
+package settings
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lima-vm/lima/pkg/limayaml"
-
-	"github.com/pixi-lima/pixi-lima/env"
 )
 
 func configNoEnv(string) string { return "" }
@@ -26,7 +17,7 @@ func configEnv(vars map[string]string) func(string) string {
 }
 
 func TestParseConfigDefaults(t *testing.T) {
-	c, err := ParseConfig("/src/whatever", []byte("[workspace]\nname = \"telegramail\"\n"), configNoEnv)
+	c, err := Parse("/src/whatever", []byte("[workspace]\nname = \"telegramail\"\n"), configNoEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +38,7 @@ func TestInstanceNameDerivation(t *testing.T) {
 		{"[workspace]\nname = \"café_ü\"\n", "/x", "caf-docker"},
 		{"[workspace]\nname = \"---\"\n", "/x", "pixi-docker"},
 	} {
-		c, err := ParseConfig(tc.root, []byte(tc.manifest), configNoEnv)
+		c, err := Parse(tc.root, []byte(tc.manifest), configNoEnv)
 		if err != nil {
 			t.Errorf("%q: %v", tc.manifest, err)
 			continue
@@ -89,7 +80,7 @@ idle-stop = "off"
 rosetta = true
 inherit-docker-config = false
 `
-	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
+	c, err := Parse(root, []byte(manifest), configNoEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +108,7 @@ func TestParseConfigSizes(t *testing.T) {
 		`" 8GiB "`:  "8GiB",
 		`"0.75GiB"`: "0.75GiB",
 	} {
-		c, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nmemory = "+value+"\n"), configNoEnv)
+		c, err := Parse("/x", []byte("[tool.pixi-lima]\nmemory = "+value+"\n"), configNoEnv)
 		if err != nil {
 			t.Errorf("memory = %s: %v", value, err)
 			continue
@@ -134,7 +125,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := "[tool.pixi-lima]\ncpus = 3\nmemory = \"3GiB\"\nvm-type = \"vz\"\nmounts = [\"/tmp\"]\n"
-	c, err := ParseConfig(root, []byte(manifest), configEnv(map[string]string{
+	c, err := Parse(root, []byte(manifest), configEnv(map[string]string{
 		"PIXI_LIMA_CPUS":                  "6",
 		"PIXI_LIMA_MEMORY":                "5",
 		"PIXI_LIMA_DISK":                  "30GiB",
@@ -214,10 +205,10 @@ func TestParseConfigRejects(t *testing.T) {
 		{env: map[string]string{"PIXI_LIMA_VM_TYPE": "kvm"}, source: "PIXI_LIMA_VM_TYPE", says: []string{`"qemu" or "vz"`}},
 	} {
 		manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\n" + tc.setting + "\n"
-		_, err := ParseConfig(root, []byte(manifest), configEnv(tc.env))
-		var ce *ConfigError
+		_, err := Parse(root, []byte(manifest), configEnv(tc.env))
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Errorf("%s%v: err = %v, want a ConfigError", tc.setting, tc.env, err)
+			t.Errorf("%s%v: err = %v, want a Error", tc.setting, tc.env, err)
 			continue
 		}
 		if ce.Source != tc.source {
@@ -236,11 +227,11 @@ func TestParseConfigRejects(t *testing.T) {
 func TestParseConfigSSHEngine(t *testing.T) {
 	for _, url := range []string{"ssh://h", "ssh://build-box.example.org", "ssh://u@h", "ssh://u@10.0.0.5:2222",
 		"ssh://[::1]:22", "ssh://u.name-1@h:65535"} {
-		c, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
+		c, err := Parse("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
 		if err != nil || c.Engine != url {
 			t.Errorf("engine = %q: %+v, %v; want the URL as the engine", url, c.Engine, err)
 		}
-		c, err = ParseConfig("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
+		c, err = Parse("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
 		if err != nil || c.Engine != url {
 			t.Errorf("PIXI_LIMA_ENGINE=%s: %+v, %v; want the URL as the engine", url, c.Engine, err)
 		}
@@ -265,13 +256,13 @@ func TestParseConfigSSHEngine(t *testing.T) {
 		"SSH://h":                   "not an ssh:// URL",
 		"ssh://h h":                 "invalid character",
 	} {
-		_, err := ParseConfig("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
-		var ce *ConfigError
+		_, err := Parse("/x", []byte("[tool.pixi-lima]\nengine = \""+url+"\"\n"), configNoEnv)
+		var ce *Error
 		if !errors.As(err, &ce) || ce.Source != "pixi.toml [tool.pixi-lima] engine" ||
 			!strings.Contains(ce.Msg, says) || !strings.Contains(ce.Msg, `got "`+url+`"`) {
 			t.Errorf("engine = %q: %v; want an error naming the key, the value and %q", url, err, says)
 		}
-		_, err = ParseConfig("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
+		_, err = Parse("/x", nil, configEnv(map[string]string{"PIXI_LIMA_ENGINE": url}))
 		if !errors.As(err, &ce) || ce.Source != "PIXI_LIMA_ENGINE" || !strings.Contains(ce.Msg, says) {
 			t.Errorf("PIXI_LIMA_ENGINE=%s: %v; want an error naming the variable and %q", url, err, says)
 		}
@@ -279,25 +270,25 @@ func TestParseConfigSSHEngine(t *testing.T) {
 }
 
 func TestParseConfigInvalidTOML(t *testing.T) {
-	_, err := ParseConfig("/x", []byte("[tool.pixi-lima\ncpus = 2\n"), configNoEnv)
-	var ce *ConfigError
+	_, err := Parse("/x", []byte("[tool.pixi-lima\ncpus = 2\n"), configNoEnv)
+	var ce *Error
 	if !errors.As(err, &ce) || ce.Source != "pixi.toml" || !strings.Contains(ce.Msg, "not valid TOML") {
-		t.Errorf("err = %v, want a ConfigError naming pixi.toml", err)
+		t.Errorf("err = %v, want a Error naming pixi.toml", err)
 	}
 }
 
 func TestLoadConfigReadsManifest(t *testing.T) {
 	root := t.TempDir()
-	var ce *ConfigError
-	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != root || !strings.Contains(ce.Msg, "no pixi.toml") {
-		t.Errorf("no pixi.toml: err = %v, want a ConfigError naming the directory", err)
+	var ce *Error
+	if _, err := Load(root, configNoEnv); !errors.As(err, &ce) || ce.Source != root || !strings.Contains(ce.Msg, "no pixi.toml") {
+		t.Errorf("no pixi.toml: err = %v, want a Error naming the directory", err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"disk\"\n[tool.pixi-lima]\ncpus = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadConfig(root, configNoEnv)
+	c, err := Load(root, configNoEnv)
 	if err != nil || c.Name != "disk-docker" || c.CPUs != 1 {
-		t.Errorf("LoadConfig = %+v, %v", c, err)
+		t.Errorf("Load = %+v, %v", c, err)
 	}
 }
 
@@ -316,10 +307,10 @@ func TestLoadConfigUnreadable(t *testing.T) {
 		if err := create(path); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadConfig(root, configNoEnv)
-		var ce *ConfigError
+		_, err := Load(root, configNoEnv)
+		var ce *Error
 		if !errors.As(err, &ce) || ce.Source != path || !strings.HasPrefix(ce.Msg, "cannot read it: ") || strings.Count(ce.Error(), path) != 1 {
-			t.Errorf("pixi.toml is %s: err = %#v, want a ConfigError naming %s once, and why", what, err, path)
+			t.Errorf("pixi.toml is %s: err = %#v, want a Error naming %s once, and why", what, err, path)
 		}
 	}
 }
@@ -341,9 +332,9 @@ func TestLoadConfigPyproject(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte(tc.manifest), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c, err := LoadConfig(root, configNoEnv)
+		c, err := Load(root, configNoEnv)
 		if err != nil || c.Name != tc.name || c.CPUs != 3 {
-			t.Errorf("%q: LoadConfig = %+v, %v; want name %s, 3 CPUs", tc.manifest, c, err, tc.name)
+			t.Errorf("%q: Load = %+v, %v; want name %s, 3 CPUs", tc.manifest, c, err, tc.name)
 		}
 	}
 
@@ -351,21 +342,21 @@ func TestLoadConfigPyproject(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte("[tool.pixi.workspace]\n[tool.pixi-lima]\ncpus = -1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var ce *ConfigError
-	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml [tool.pixi-lima] cpus" {
+	var ce *Error
+	if _, err := Load(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml [tool.pixi-lima] cpus" {
 		t.Errorf("a bad value in pyproject.toml: err = %v, want one naming pyproject.toml [tool.pixi-lima] cpus", err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "pyproject.toml"), []byte("[tool.pixi.workspace]\n[tool.pixi-lima]\ncpus = = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadConfig(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml" || !strings.Contains(ce.Msg, "not valid TOML") {
+	if _, err := Load(root, configNoEnv); !errors.As(err, &ce) || ce.Source != "pyproject.toml" || !strings.Contains(ce.Msg, "not valid TOML") {
 		t.Errorf("pyproject.toml not TOML: err = %v, want one naming pyproject.toml", err)
 	}
 	if err := os.WriteFile(filepath.Join(root, "pixi.toml"), []byte("[workspace]\nname = \"wins\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if c, err := LoadConfig(root, configNoEnv); err != nil || c.Name != "wins-docker" || c.CPUs != DefaultCPUs {
-		t.Errorf("pixi.toml next to pyproject.toml: LoadConfig = %+v, %v; want pixi.toml's settings", c, err)
+	if c, err := Load(root, configNoEnv); err != nil || c.Name != "wins-docker" || c.CPUs != DefaultCPUs {
+		t.Errorf("pixi.toml next to pyproject.toml: Load = %+v, %v; want pixi.toml's settings", c, err)
 	}
 }
 
@@ -378,28 +369,6 @@ func TestSuggest(t *testing.T) {
 	} {
 		if got := Suggest(word, []string{"init", "status", "delete", "stop"}); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", word, got, want)
-		}
-	}
-}
-
-// TestCreateExpression checks the yq expression's text; tests/limactl_test.go
-// feeds it to the real limactl.
-func TestCreateExpression(t *testing.T) {
-	c := Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []Mount{{Location: "/data", Writable: false}}, Rootful: true}
-	got := CreateExpression(c, "/src/repo")
-	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}] | ` + portsExpression()
-	if got != want {
-		t.Errorf("\n got %s\nwant %s", got, want)
-	}
-	c.VMType, c.MountType, c.Image = "qemu", "9p", "/img/x.qcow2"
-	got = CreateExpression(c, "/src/repo")
-	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	image, _ := json.Marshal(map[string]string{"location": "/img/x.qcow2", "arch": arch})
-	c.Rootful = false // rootless: the link from /var/run/docker.sock
-	got = CreateExpression(c, "/src/repo")
-	for _, part := range []string{`.vmType = "qemu"`, `.mountType = "9p"`, ".images = [" + string(image) + "]", socketMarker} {
-		if !strings.Contains(got, part) {
-			t.Errorf("%s lacks %s", got, part)
 		}
 	}
 }
@@ -419,9 +388,9 @@ func TestParseConfigMissingMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\nmounts = [\"~/datasets\", \"cache:w\"]\n"
-	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
+	c, err := Parse(root, []byte(manifest), configNoEnv)
 	if err != nil {
-		t.Fatalf("ParseConfig: %v; want ~/datasets skipped", err)
+		t.Fatalf("Parse: %v; want ~/datasets skipped", err)
 	}
 	if want := []Mount{{Location: filepath.Join(root, "cache"), Writable: true}}; !equalMounts(c.Mounts, want) {
 		t.Errorf("mounts %+v, want %+v", c.Mounts, want)
@@ -429,7 +398,7 @@ func TestParseConfigMissingMount(t *testing.T) {
 	if want := filepath.Join(home, "datasets"); len(c.MissingMounts) != 1 || c.MissingMounts[0] != want {
 		t.Errorf("missing mounts %q, want [%s]", c.MissingMounts, want)
 	}
-	c, err = ParseConfig(root, []byte(manifest), configEnv(map[string]string{"PIXI_LIMA_MOUNTS": "/no/such/dir"}))
+	c, err = Parse(root, []byte(manifest), configEnv(map[string]string{"PIXI_LIMA_MOUNTS": "/no/such/dir"}))
 	if err != nil || len(c.Mounts) != 0 || len(c.MissingMounts) != 1 || c.MissingMounts[0] != "/no/such/dir" {
 		t.Errorf("PIXI_LIMA_MOUNTS=/no/such/dir: mounts %+v, missing %q, %v; want it missing alone", c.Mounts, c.MissingMounts, err)
 	}
@@ -439,124 +408,4 @@ func equalMounts(a, b []Mount) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
-}
-
-// missingMountProject is a project whose pixi.toml mounts ~/datasets,
-// which this machine's home lacks, and its settings.
-func missingMountProject(t *testing.T) (string, Config) {
-	t.Helper()
-	home, root := t.TempDir(), t.TempDir()
-	t.Setenv("HOME", home)
-	manifest := "[workspace]\nname = \"w\"\n[tool.pixi-lima]\nmounts = [\"~/datasets\"]\n"
-	c, err := ParseConfig(root, []byte(manifest), configNoEnv)
-	if err != nil {
-		t.Fatalf("ParseConfig: %v; want ~/datasets skipped", err)
-	}
-	return root, c
-}
-
-// fakeLimactl is a Manager of the project at root whose limactl records
-// its arguments in the returned file and makes the instance directory, as
-// `limactl create` does; qemu-img and QEMU are stand-ins too. What the
-// Manager says goes to the returned buffer.
-func fakeLimactl(t *testing.T, root string, c Config) (*Manager, *bytes.Buffer, string) {
-	t.Helper()
-	bin := t.TempDir()
-	paths := env.NewPaths(root)
-	args := filepath.Join(bin, "args")
-	scripts := map[string]string{
-		"limactl":  "#!/bin/sh\nprintf '%s\\n' \"$@\" >'" + args + "'\nmkdir -p '" + paths.InstanceDir(c.Name) + "'\n",
-		"qemu-img": "#!/bin/sh\n",
-		QEMUSystem(func(string) string { return "" }): "#!/bin/sh\n",
-	}
-	for name, script := range scripts {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	var out bytes.Buffer
-	l := Limactl{Path: filepath.Join(bin, "limactl"), Env: os.Environ(), Stderr: &out}
-	return &Manager{Paths: paths, Config: c, Limactl: l, Stderr: &out}, &out, args
-}
-
-// setArg is the --set expression limactl was given, "" if none.
-func setArg(t *testing.T, args string) string {
-	t.Helper()
-	b, err := os.ReadFile(args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(b), "\n")
-	for i, l := range lines {
-		if l == "--set" && i+1 < len(lines) {
-			return lines[i+1]
-		}
-	}
-	return ""
-}
-
-// The VM is created without a missing mount, with one warning that says
-// what to do, and is then what the project wants: no drift.
-func TestMissingMountCreate(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the stand-in for QEMU is Linux's")
-	}
-	root, c := missingMountProject(t)
-	m, stderr, args := fakeLimactl(t, root, c)
-	if err := m.create(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	set := setArg(t, args)
-	if strings.Contains(set, "datasets") {
-		t.Errorf("limactl create --set %s: mounts the missing directory", set)
-	}
-	if n := strings.Count(stderr.String(), "datasets does not exist on this machine"); n != 1 ||
-		!strings.Contains(stderr.String(), "create it, then pixi-lima restart") {
-		t.Errorf("stderr %q: want one warning that says what to do", stderr)
-	}
-	for _, d := range Drifts(c, root, vmWith(Mount{Location: root, Writable: true})) {
-		if d.Key == "mounts" {
-			t.Errorf("a VM without the missing mount: drift %s", d)
-		}
-	}
-}
-
-// A start warns once too, and neither reports the missing mount as a
-// changed setting nor asks Lima to change the VM's mounts for it.
-func TestMissingMountStart(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the stand-in for QEMU is Linux's")
-	}
-	root, c := missingMountProject(t)
-	m, stderr, args := fakeLimactl(t, root, c)
-	engine(t, m.Socket())
-	vm := vmWith(Mount{Location: root, Writable: true})
-	vm.Name, vm.Dir, vm.VMType = c.Name, m.dir(), limayaml.QEMU
-	vm.CPUs = c.CPUs
-	if err := m.start(context.Background(), vm); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(setArg(t, args), ".mounts") {
-		t.Errorf("limactl start --set %s: changes the mounts", setArg(t, args))
-	}
-	if n := strings.Count(stderr.String(), "datasets does not exist on this machine"); n != 1 ||
-		strings.Contains(stderr.String(), "changed mounts") || strings.Contains(stderr.String(), "mounts differs") {
-		t.Errorf("stderr %q: want one warning, and no word of changed mounts", stderr)
-	}
-}
-
-// engine answers docker's ping on socket until the test ends.
-func engine(t *testing.T, socket string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("unix", socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
 }

@@ -1,4 +1,4 @@
-package lima
+package settings
 
 import (
 	"path/filepath"
@@ -8,12 +8,12 @@ import (
 	"github.com/docker/go-units"
 )
 
-// FuzzParseConfig feeds the settings parser arbitrary manifests and one
+// FuzzParse feeds the settings parser arbitrary manifests and one
 // arbitrary PIXI_LIMA_* value. It must never panic, and whatever it accepts
 // must be a config Lima can use: a bad value is rejected here, naming its
 // key, never passed on to limactl. CI runs the seeds with `go test`; run
-// `go test -fuzz FuzzParseConfig -fuzztime 30s ./lima` to search further.
-func FuzzParseConfig(f *testing.F) {
+// `go test -fuzz FuzzParse -fuzztime 30s ./env/settings` to search further.
+func FuzzParse(f *testing.F) {
 	seeds := []struct {
 		manifest string
 		key      uint8
@@ -46,10 +46,10 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return ""
 		}
-		c, err := ParseConfig(root, manifest, getenv)
+		c, err := Parse(root, manifest, getenv)
 		if err != nil {
-			if _, ok := err.(*ConfigError); !ok {
-				t.Fatalf("error is %T, not a *ConfigError naming the key: %v", err, err)
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error is %T, not a *Error naming the key: %v", err, err)
 			}
 			return
 		}
