@@ -17,6 +17,14 @@ import (
 	"github.com/pixi-lima/pixi-lima/env"
 )
 
+// An instance's states as Lima names them, so that callers need not
+// import pkg/store.
+const (
+	Running = store.StatusRunning
+	Stopped = store.StatusStopped
+	Broken  = store.StatusBroken
+)
+
 // DamagedError says that the instance's directory exists but Lima cannot
 // read it as an instance. Lima's pkg/store reports a missing lima.yaml as
 // "no such instance", and treating it so made `limactl create` fail on the

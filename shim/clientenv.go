@@ -7,9 +7,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/atomicfile"
-	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // saveClientEnv writes the project's env.ClientVars where env/activate.sh
@@ -19,21 +17,13 @@ import (
 // writes only when the file changes, and gives up silently: clients then
 // fall back to what they find by themselves.
 func saveClientEnv(p *project) {
-	var vars map[string]string
-	switch {
-	case p.config.Engine == settings.EngineHost:
-		vars = env.ClientVars("", false)
-	case isSSH(p.config):
-		vars = env.ClientVars(p.config.Engine, false)
-	default:
-		vars = env.ClientVars("unix://"+p.paths.WakeSocket(), true)
-	}
+	vars, lines := p.engine.clients()
 	var b bytes.Buffer
 	b.WriteString("# Written by pixi-lima for env/activate.sh: a variable set before wins.\n")
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		fmt.Fprintf(&b, "[ -n \"${%s+set}\" ] || export %s=%s\n", k, k, shellQuote(vars[k]))
 	}
-	b.WriteString(wakeStartLines(p))
+	b.WriteString(lines)
 	file := p.paths.ClientEnv()
 	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, b.Bytes()) {
 		return

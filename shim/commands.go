@@ -1,7 +1,6 @@
 package shim
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,10 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 
-	"github.com/lima-vm/lima/pkg/store"
-
 	"github.com/pixi-lima/pixi-lima/env/settings"
-	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // command is one pixi-lima subcommand.
@@ -108,24 +104,7 @@ func (s *session) cmdInit(args []string) error {
 		return err
 	}
 	s.syncDockerConfig(p)
-	if p.config.Engine == settings.EngineHost {
-		s.printf("engine = \"host\": using the host's Docker engine, no VM to start")
-		return nil
-	}
-	if isSSH(p.config) {
-		s.printf("engine = %q: docker uses that remote engine, no VM to start (pixi-lima status says whether it answers)", p.config.Engine)
-		return nil
-	}
-	m, err := s.manager(p)
-	if err != nil {
-		return err
-	}
-	if err := m.Ensure(context.Background()); err != nil {
-		return err
-	}
-	s.ensureWakeSocket(p)
-	s.printf("VM %q is running; docker: unix://%s", p.config.Name, m.Socket())
-	return nil
+	return p.engine.start()
 }
 
 func (s *session) cmdStop(args []string) error {
@@ -136,58 +115,22 @@ func (s *session) cmdStop(args []string) error {
 	}); err != nil {
 		return err
 	}
-	p, inst, err := s.inspect()
-	if err != nil || p == nil {
-		return err
-	}
-	// A stopped engine stays stopped until docker is used again: the
-	// wake socket goes too (the next docker call or pixi run starts it).
-	s.stopWakeSocket(p)
-	if inst == nil {
-		s.printf("VM %q does not exist; nothing to stop", p.config.Name)
-		return nil
-	}
-	if inst.Status == store.StatusStopped && !force && !lima.Orphaned(inst.Dir) {
-		s.printf("VM %q is already stopped", p.config.Name)
-		return nil
-	}
-	m, err := s.manager(p)
+	p, err := s.loadProject()
 	if err != nil {
 		return err
 	}
-	return m.Stop(context.Background(), force)
+	return p.engine.stop(force)
 }
 
 func (s *session) cmdRestart(args []string) error {
 	if err := s.flags("restart", args, nil); err != nil {
 		return err
 	}
-	p, _, err := s.inspect()
-	if err != nil || p == nil {
-		return err
-	}
-	m, err := s.manager(p)
-	if err != nil {
-		return err
-	}
-	return m.Restart(context.Background())
-}
-
-// inspect loads the project and looks at its instance through pkg/store;
-// only acting on it needs limactl (and a user other than root). With the
-// host or an ssh engine there is no VM: it says so and returns no project,
-// and the command has nothing to do.
-func (s *session) inspect() (*project, *store.Instance, error) {
 	p, err := s.loadProject()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	if p.config.Engine != settings.EngineLima {
-		s.printf("engine = %q: there is no VM to manage", p.config.Engine)
-		return nil, nil, nil
-	}
-	inst, err := lima.Inspect(p.paths, p.config.Name)
-	return p, inst, err
+	return p.engine.restart()
 }
 
 func (s *session) cmdVersion(args []string) error {

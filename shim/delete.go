@@ -23,21 +23,21 @@ func (s *session) cmdDelete(args []string) error {
 	}); err != nil {
 		return err
 	}
-	// A script's `delete --force` expects the project's containers, images
-	// and volumes gone. A remote engine holds them among others', and
-	// pixi-lima removes nothing there, so it must not exit 0 as if it had:
-	// it refuses (exit 4), as delete does whenever it deletes nothing.
-	if p, err := s.loadProject(); err == nil && isSSH(p.config) {
-		return &Error{Code: ExitRefused,
-			Msg:  fmt.Sprintf("engine = %q: there is no VM to delete, and pixi-lima deletes nothing on a remote engine", p.config.Engine),
-			Hint: "remove the project's containers, volumes and images there with docker (docker compose down -v --rmi local); to use a VM again, remove engine from [tool.pixi-lima]"}
+	p, err := s.loadProject()
+	if err != nil {
+		return err
 	}
-	p, inst, err := s.inspect()
+	return p.engine.remove(force)
+}
+
+func (e vmEngine) remove(force bool) error {
+	s, p := e.s, e.p
+	inst, err := lima.Inspect(p.paths, p.config.Name)
 	var damaged *lima.DamagedError
 	if errors.As(err, &damaged) {
 		return s.deleteDamaged(damaged, force)
 	}
-	if err != nil || p == nil {
+	if err != nil {
 		return err
 	}
 	if inst == nil {

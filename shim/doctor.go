@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/docker/go-units"
-	"github.com/lima-vm/lima/pkg/store"
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
@@ -90,53 +89,45 @@ func (s *session) doctor() []check {
 	var checks []check
 	add := func(c check) { checks = append(checks, c) }
 
-	add(checkUser())
 	p, err := s.loadProject()
 	if err != nil {
+		// No project, so no engine: the checks of the default one, the VM.
 		e := asError(err)
+		add(checkUser())
 		add(check{Name: "project", Detail: e.Msg, Fix: e.Hint})
-	} else {
-		add(check{Name: "project", OK: true,
-			Detail: fmt.Sprintf("%s (instance %s, engine %s)", p.paths.Root, p.config.Name, p.config.Engine)})
-		add(checkPaths(p))
+		checks = append(checks, s.checkHypervisor(lima.ThisHost(), lima.Guest{})...)
+		add(s.checkTool(nameDocker))
+		add(s.checkTool(nameCompose))
+		return checks
 	}
-	vm := p != nil && p.config.Engine == settings.EngineLima
-	if p != nil && !vm && os.Geteuid() == 0 {
-		// Root only stops limactl: with the host's or a remote engine it
-		// is fine, so the first check, the user, passes.
-		checks[0] = check{Name: "user", OK: true, Detail: "running as root, which engine " + p.config.Engine + " allows (no VM)"}
-	}
-	if vm {
-		add(checkSocketBudget(p))
-		add(s.checkLimactl(p))
-		add(checkMounts(p))
-	}
-	if p == nil || vm {
-		h, g := lima.ThisHost(), lima.Guest{}
-		if p != nil {
-			g = guestOf(p)
-			if p.config.Rosetta {
-				add(checkRosetta(p.config, h, g))
-			}
-		}
-		checks = append(checks, s.checkHypervisor(h, g)...)
-	}
+	before, after := p.engine.checks()
+	add(p.engine.user())
+	add(check{Name: "project", OK: true,
+		Detail: fmt.Sprintf("%s (instance %s, engine %s)", p.paths.Root, p.config.Name, p.config.Engine)})
+	add(checkPaths(p))
+	checks = append(checks, before...)
 	add(s.checkTool(nameDocker))
 	add(s.checkTool(nameCompose))
-	if p != nil {
-		add(checkComposePlugin(p))
-		add(s.checkCredentials(p))
-		add(s.checkPathOrder(p))
-	}
-	if vm {
-		checks = append(checks, s.checkInstance(p)...)
-		add(checkWakeSocket(p))
-	}
-	if p != nil && isSSH(p.config) {
-		checks = append(checks, s.checkSSH(p)...)
-	}
-	return checks
+	add(checkComposePlugin(p))
+	add(s.checkCredentials(p))
+	add(s.checkPathOrder(p))
+	return append(checks, after...)
 }
+
+// checks are the VM's: what limactl and the hypervisor need before, and
+// the instance itself after the client tools.
+func (e vmEngine) checks() (before, after []check) {
+	s, p := e.s, e.p
+	before = []check{checkSocketBudget(p), s.checkLimactl(p), checkMounts(p)}
+	h, g := lima.ThisHost(), guestOf(p)
+	if p.config.Rosetta {
+		before = append(before, checkRosetta(p.config, h, g))
+	}
+	before = append(before, s.checkHypervisor(h, g)...)
+	return before, append(s.checkInstance(p), checkWakeSocket(p))
+}
+
+func (e vmEngine) user() check { return checkUser() }
 
 func checkUser() check {
 	name := strconv.Itoa(os.Geteuid())
@@ -258,7 +249,7 @@ func checkShare(limactl, template string) check {
 // guestOf is what decides the project's VM type: its settings and
 // template, and the instance's own type once it exists.
 func guestOf(p *project) lima.Guest {
-	g := lima.GuestOf(p.config)
+	g := lima.GuestOf(p.config, p.paths.LimaHome)
 	if inst, err := lima.Inspect(p.paths, p.config.Name); err == nil && inst != nil {
 		g.Existing = string(inst.VMType)
 	}
@@ -277,7 +268,7 @@ func checkRosetta(c settings.Config, h lima.Host, g lima.Guest) check {
 
 // checkHypervisor checks what runs the VM of the type Lima will choose.
 func (s *session) checkHypervisor(h lima.Host, g lima.Guest) []check {
-	vmType, why := lima.ResolveVMType(h, g)
+	vmType, why := lima.ResolveVMType(g)
 	if vmType != lima.QEMU {
 		switch {
 		case vmType != lima.VZ:
@@ -408,23 +399,23 @@ func (s *session) checkPathOrder(p *project) check {
 		Fix: fmt.Sprintf("pixi shell, or export PATH=%s:$PATH", p.paths.Bin)}
 }
 
-// checkInstance reads the instance through pkg/store, as status does.
+// checkInstance reads the instance as status does.
 func (s *session) checkInstance(p *project) []check {
 	st := s.status(p)
 	c := check{Name: "instance", OK: true}
 	switch {
-	case st.State == "Missing":
+	case st.State == stateMissing:
 		c.Detail = fmt.Sprintf("VM %q does not exist yet; the first docker command or pixi-lima init creates it", st.Instance)
-	case st.State == store.StatusBroken:
+	case st.State == lima.Broken:
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q is Broken (%s): Lima's pid files or sockets are left from a crash", st.Instance, strings.Join(st.Problems, "; ")),
 			Fix: "pixi-lima stop --force clears them and keeps the disk; then pixi-lima init"}
-	case st.State == store.StatusRunning && st.Degraded:
+	case st.State == lima.Running && st.Degraded:
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q runs degraded: %s", st.Instance, strings.Join(st.Problems, "; ")), Fix: "pixi-lima restart"}
-	case st.State == store.StatusRunning && !st.DockerAnswers:
+	case st.State == lima.Running && !st.DockerAnswers:
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q runs but docker does not answer on %s", st.Instance, st.Socket), Fix: "pixi-lima restart"}
-	case st.State == store.StatusRunning:
+	case st.State == lima.Running:
 		c.Detail = fmt.Sprintf("VM %q is Running; docker answers on %s", st.Instance, st.Socket)
-	case st.State == store.StatusStopped:
+	case st.State == lima.Stopped:
 		c.Detail = fmt.Sprintf("VM %q is Stopped; the first docker command or pixi-lima init starts it", st.Instance)
 	default:
 		c = check{Name: "instance", Detail: fmt.Sprintf("VM %q is %s: %s", st.Instance, st.State, strings.Join(st.Problems, "; ")),
@@ -466,7 +457,7 @@ func checkDisk(p *project, st status) check {
 	}
 	free := int64(fs.Bavail) * int64(fs.Bsize)
 	size := st.Disk
-	if st.State == "Missing" {
+	if st.State == stateMissing {
 		size, _ = units.RAMInBytes(p.config.Disk)
 	}
 	detail := fmt.Sprintf("%s free on the host at %s; the VM's disk is %s, %s used on the host",

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/lima-vm/lima/pkg/store"
-
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -22,7 +20,7 @@ func (s *session) warnPortClashes(p *project) {
 // pixi-lima is broken, so each is a warning.
 func checkPorts(st status) check {
 	switch {
-	case st.State != store.StatusRunning:
+	case st.State != lima.Running:
 		return check{Name: "ports", OK: true, Detail: "the VM forwards no port while it is not running"}
 	case len(st.PortClashes) == 0:
 		return check{Name: "ports", OK: true, Detail: "no port the VM forwards is held by another process on the host"}

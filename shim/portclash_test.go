@@ -4,15 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lima-vm/lima/pkg/store"
-
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // A port another process holds is a doctor warning with what to do: the
 // VM works, a client on the host just reaches the wrong server.
 func TestCheckPorts(t *testing.T) {
-	st := status{State: store.StatusRunning, PortClashes: []lima.PortClash{
+	st := status{State: lima.Running, PortClashes: []lima.PortClash{
 		{Addr: "127.0.0.1:18090", Holder: "python3 (pid 123)", PID: 123},
 		{Addr: "127.0.0.1:18091", Holder: "the VM of /src/other", PID: 9, Shared: true},
 	}}
@@ -27,7 +25,7 @@ func TestCheckPorts(t *testing.T) {
 	if c := checkPorts(st); !c.OK || c.Warning {
 		t.Errorf("no clash: %+v", c)
 	}
-	if c := checkPorts(status{State: store.StatusStopped}); !c.OK || c.Warning || !strings.Contains(c.Detail, "not running") {
+	if c := checkPorts(status{State: lima.Stopped}); !c.OK || c.Warning || !strings.Contains(c.Detail, "not running") {
 		t.Errorf("a stopped VM: %+v", c)
 	}
 }

@@ -21,6 +21,7 @@ import (
 type project struct {
 	paths  env.Paths
 	config settings.Config
+	engine engine
 }
 
 // loadProject finds the workspace (see env.FindRoot) and reads its settings.
@@ -38,11 +39,12 @@ func (s *session) loadProject() (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.NameNote != "" && cfg.Engine == settings.EngineLima {
+	if cfg.NameNote != "" {
 		s.printf("%s", cfg.NameNote)
 	}
 	cfg.RootAliases = env.Aliases(root, s.getenv, runtime.GOOS)
 	p := &project{paths: env.NewPaths(root), config: cfg}
+	p.engine = engines[cfg.EngineKind()](s, p)
 	saveClientEnv(p)
 	return p, nil
 }

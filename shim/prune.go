@@ -12,7 +12,6 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 )
 
@@ -33,10 +32,11 @@ func (s *session) cmdPrune(args []string) error {
 	if err != nil {
 		return err
 	}
-	if p.config.Engine != settings.EngineLima {
-		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("engine = %q: there is no VM disk to reclaim", p.config.Engine),
-			Hint: "docker system prune (it frees space on that engine)"}
-	}
+	return p.engine.prune(volumes, force)
+}
+
+func (e vmEngine) prune(volumes, force bool) error {
+	s, p := e.s, e.p
 	docker, err := s.findTool(nameDocker)
 	if err != nil {
 		return err

@@ -2,20 +2,14 @@ package shim
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
 
-	"github.com/docker/go-units"
-	"github.com/lima-vm/lima/pkg/store"
-
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
-	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
 // status is what `pixi-lima status --json` prints.
@@ -52,8 +46,12 @@ type status struct {
 	PortClashes []lima.PortClash `json:"portClashes,omitempty"`
 }
 
-// stateDamaged: the instance directory exists, but Lima cannot read it.
-const stateDamaged = "Damaged"
+// The states of a VM beside Lima's own: none yet, and an instance
+// directory Lima cannot read.
+const (
+	stateMissing = "Missing"
+	stateDamaged = "Damaged"
+)
 
 func (s *session) cmdStatus(args []string) error {
 	var asJSON bool
@@ -72,55 +70,12 @@ func (s *session) cmdStatus(args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	w := s.stdout
-	fmt.Fprintf(w, "instance:  %s\nstate:     %s\n", st.Instance, st.State)
-	if st.Engine == settings.EngineHost {
-		fmt.Fprintf(w, "engine:    host (the host's own Docker engine; no VM)\n")
-		return nil
-	}
-	if st.Engine == settings.EngineSSH {
-		answers := "not answering"
-		if st.DockerAnswers {
-			answers = "answers, Docker " + st.ServerVersion
-		}
-		fmt.Fprintf(w, "engine:    ssh (a remote Docker engine; no VM)\ndocker:    %s (%s)\n", st.Socket, answers)
-		for _, problem := range st.Problems {
-			fmt.Fprintf(w, "problem:   %s\n", problem)
-		}
-		return nil
-	}
-	fmt.Fprintf(w, "docker:    %s (%s)\n", st.Socket, map[bool]string{true: "answers", false: "not answering"}[st.DockerAnswers])
-	if st.WakeSocketPID != 0 {
-		fmt.Fprintf(w, "wake:      %s (pid %d; starts the VM for clients such as SDKs and Testcontainers)\n", st.WakeSocket, st.WakeSocketPID)
-	} else {
-		fmt.Fprintf(w, "wake:      %s (not served; the next docker call or pixi run starts it)\n", st.WakeSocket)
-	}
-	if st.State != "Missing" {
-		fmt.Fprintf(w, "dir:       %s\n", st.Dir)
-		fmt.Fprintf(w, "resources: %d CPUs, %s memory, %s disk (%s used on the host)\n", st.CPUs,
-			units.BytesSize(float64(st.Memory)), units.BytesSize(float64(st.Disk)), units.BytesSize(float64(st.DiskUsed)))
-		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
-	}
-	if st.IdleStoppedAt != nil && st.State == store.StatusRunning {
-		fmt.Fprintf(w, "stopping:  by itself at %s, idle for %s (idle-stop); the next docker command waits for it, then starts it\n",
-			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)
-	} else if st.IdleStoppedAt != nil {
-		fmt.Fprintf(w, "stopped:   by itself at %s, idle for %s (idle-stop); the next docker command starts it\n",
-			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)
-	} else if st.State == store.StatusRunning {
-		fmt.Fprintf(w, "idle-stop: %s\n", st.IdleStop)
-	}
-	for _, problem := range st.Problems {
-		fmt.Fprintf(w, "problem:   %s\n", problem)
-	}
-	for _, c := range st.PortClashes {
-		fmt.Fprintf(w, "clash:     %s\n", c)
-	}
+	fmt.Fprintf(s.stdout, "instance:  %s\nstate:     %s\n", st.Instance, st.State)
+	p.engine.describe(s.stdout, st)
 	return nil
 }
 
-// status inspects the instance through Lima's pkg/store, without limactl:
-// it must stay fast enough to call from prompts and scripts.
+// status is what the engine says of itself, beside where the project keeps it.
 func (s *session) status(p *project) status {
 	st := status{
 		Instance:     p.config.Name,
@@ -136,72 +91,7 @@ func (s *session) status(p *project) status {
 	if p.config.IdleStop > 0 {
 		st.IdleStop = p.config.IdleStop.String()
 	}
-	if p.config.Engine == settings.EngineHost {
-		st.State, st.Socket = "Host", ""
-		return st
-	}
-	if isSSH(p.config) {
-		st.Engine, st.State, st.Socket = settings.EngineSSH, "Remote", p.config.Engine
-		v, err := s.remoteVersion(p)
-		if err != nil {
-			st.Problems = append(st.Problems, err.Error())
-		}
-		st.ServerVersion, st.DockerAnswers = v, err == nil
-		return st
-	}
-	st.WakeSocket, st.WakeSocketPID = "unix://"+p.paths.WakeSocket(), wakeServer(p)
-	// Ask the engine while Lima's files are read: the two round trips (to
-	// the host agent, and through its forward to the guest's dockerd)
-	// overlap. The answer counts only for a running VM.
-	answers := make(chan bool, 1)
-	go func() { answers <- ping.Engine(p.paths.DockerSocket(p.config.Name), 2*time.Second) }()
-	inst, err := lima.Inspect(p.paths, p.config.Name)
-	var damaged *lima.DamagedError
-	if errors.As(err, &damaged) {
-		st.State = stateDamaged
-		st.DiskUsed = damaged.Bytes
-		st.Problems = append(st.Problems, err.Error())
-		return st
-	}
-	if err != nil {
-		st.State = "Unknown"
-		st.Problems = append(st.Problems, err.Error())
-		return st
-	}
-	if inst == nil {
-		st.State = "Missing"
-		return st
-	}
-	st.State = inst.Status
-	if inst.Status == store.StatusStopped { // the console log is read only then
-		if at, ok := lima.IdleStopped(inst.Dir); ok {
-			st.IdleStoppedAt = &at
-		}
-	}
-	st.VMType = string(inst.VMType)
-	st.CPUs, st.Memory, st.Disk = inst.CPUs, inst.Memory, inst.Disk
-	if inst.LimaVersion != "" {
-		st.LimaVersion = inst.LimaVersion
-	}
-	st.DiskUsed = lima.DiskUsage(inst.Dir)
-	for _, e := range inst.Errors {
-		st.Problems = append(st.Problems, e.Error())
-	}
-	st.Drift = lima.Drifts(p.config, p.paths.Root, inst)
-	for _, d := range st.Drift {
-		st.Problems = append(st.Problems, d.String())
-	}
-	if inst.Status == store.StatusRunning {
-		st.DockerAnswers = <-answers
-		if at, ok := lima.IdleStopped(inst.Dir); ok && !st.DockerAnswers { // powering itself off
-			st.IdleStoppedAt = &at
-		}
-		if degraded, why := lima.Degraded(inst.Dir); degraded {
-			st.Degraded = true
-			st.Problems = append(st.Problems, "degraded: "+strings.Join(why, "; ")+" (fix: pixi-lima restart)")
-		}
-		st.PortClashes = lima.PortClashes(inst.Dir)
-	}
+	p.engine.status(&st)
 	return st
 }
 
@@ -215,17 +105,11 @@ func (s *session) cmdEnv(args []string) error {
 	if err != nil {
 		return err
 	}
-	o := env.DockerOverrides(p.paths, p.config.Name)
-	switch {
-	case p.config.Engine == settings.EngineHost:
-		o = env.HostEngineOverrides(p.paths)
-	case isSSH(p.config):
-		o = env.SSHEngineOverrides(p.paths, p.config.Engine)
-	default:
-		// Clients of this shell have no shim in their path: they get the
-		// wake socket, and what Testcontainers needs, as in pixi run.
-		maps.Copy(o.Set, env.ClientVars("unix://"+p.paths.WakeSocket(), true))
-	}
+	// Clients of this shell have no shim in their path: they get what
+	// they get in pixi run.
+	o := p.engine.docker()
+	vars, lines := p.engine.clients()
+	maps.Copy(o.Set, vars)
 	for _, kv := range env.Build(nil, o) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(s.stdout, "export %s=%s\n", k, shellQuote(v))
@@ -233,7 +117,7 @@ func (s *session) cmdEnv(args []string) error {
 	for _, k := range o.Unset {
 		fmt.Fprintf(s.stdout, "unset %s\n", k)
 	}
-	fmt.Fprint(s.stdout, wakeStartLines(p))
+	fmt.Fprint(s.stdout, lines)
 	return nil
 }
 

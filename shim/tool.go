@@ -1,19 +1,13 @@
 package shim
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strconv"
-	"time"
 
-	"github.com/lima-vm/lima/pkg/store"
 	"golang.org/x/sys/unix"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/settings"
-	"github.com/pixi-lima/pixi-lima/lima"
-	"github.com/pixi-lima/pixi-lima/lima/ping"
 	"github.com/pixi-lima/pixi-lima/shim/dockerconfig"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
@@ -41,44 +35,15 @@ func (s *session) runTool(tool string, args []string) error {
 		}
 		return err
 	}
-	overrides := env.DockerOverrides(p.paths, p.config.Name)
-	socket := p.paths.DockerSocket(p.config.Name)
-	switch {
-	case p.config.Engine == settings.EngineHost:
-		overrides, socket = env.HostEngineOverrides(p.paths), ""
-	case isSSH(p.config):
-		// Nothing to ping or start: docker connects through ssh itself, so
-		// a call costs the remote round trip and no more.
-		overrides, socket = env.SSHEngineOverrides(p.paths, p.config.Engine), ""
-	}
+	overrides := p.engine.docker()
 	if dir := dockerconfig.UserDir(s.getenv); dir != "" {
 		// For the calls docker makes back into the shim with our DOCKER_CONFIG.
 		overrides.Set[dockerconfig.UserVar] = dir
 	}
 	// What the next calls need to skip all this (see package fastpath).
-	rec := fastpath.Record{Socket: socket, Set: overrides.Pairs(), Unset: overrides.Unset}
-	if socket != "" {
-		if !isCheap(tool, args) && !ping.Engine(socket, 2*time.Second) {
-			// Slow path only: the engine did not answer.
-			m, err := s.manager(p)
-			if err != nil {
-				return err
-			}
-			if err := m.Ensure(context.Background()); err != nil {
-				return err
-			}
-		}
-		if !isCheap(tool, args) {
-			s.ensureWakeSocket(p)
-		}
-		inst, _ := lima.Inspect(p.paths, p.config.Name)
-		rec.Mounted = lima.MountedRoots(p.paths.Root, inst)
-		s.warnUnmounted(p, inst)
-		if !isCheap(tool, args) {
-			rec.Elsewhere = s.warnElsewhere(p)
-			rec.PortLog, rec.PortLogSize = lima.PortLog(p.paths.InstanceDir(p.config.Name))
-			s.warnPortClashes(p)
-		}
+	rec := fastpath.Record{Set: overrides.Pairs(), Unset: overrides.Unset}
+	if err := p.engine.ready(isCheap(tool, args), &rec); err != nil {
+		return err
 	}
 	s.syncDockerConfig(p)
 	fastpath.Save(p.paths.Root, rec, s.environ)
@@ -124,16 +89,6 @@ func (s *session) findTool(tool string) (string, error) {
 	pkg := map[string]string{nameDocker: "docker-cli", nameCompose: "docker-compose"}[tool]
 	return "", &Error{Code: ExitNotFound, Msg: "the real " + tool + " is not on PATH (only pixi-lima's shim is)",
 		Hint: "pixi add " + pkg + " (or install " + tool + " and put it on PATH)"}
-}
-
-// warnUnmounted says when this call reaches the project by a path the
-// running VM does not mount (a symlink to the checkout): bind mounts from
-// under it would be empty in the guest until the next start mounts it.
-func (s *session) warnUnmounted(p *project, inst *store.Instance) {
-	for _, alias := range lima.MissingAliases(p.config, p.paths.Root, inst) {
-		s.printf("warning: this shell reaches the project as %s, which VM %q does not mount yet: bind mounts from under it are empty in containers. pixi-lima restart mounts it (or cd %s)",
-			alias, p.config.Name, p.paths.Root)
-	}
 }
 
 // exec replaces this process: no child to wait for, no signals to forward.

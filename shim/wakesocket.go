@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/shim/wake"
 )
@@ -27,12 +26,6 @@ const wakeCommand = "_wake-socket"
 // wakeCheck is how often the server checks that its socket is still in
 // .pixi: deleting .pixi, or another server taking the path, ends it.
 const wakeCheck = 5 * time.Second
-
-// usesWakeSocket says whether the project's engine is the Lima VM, the
-// only engine that can be down and started on demand.
-func usesWakeSocket(p *project) bool {
-	return p.config.Engine != settings.EngineHost && !isSSH(p.config)
-}
 
 // wakeServer is the pid of the process serving the wake socket, 0 if none.
 // The server holds a lock on its pid file, so a pid left by a server that
@@ -54,7 +47,7 @@ func wakeServer(p *project) int {
 // so that the server's parent is gone and the server outlives the call
 // (docker replaces the shim's process and would never reap it).
 func (s *session) ensureWakeSocket(p *project) {
-	if !usesWakeSocket(p) || wakeServer(p) != 0 {
+	if wakeServer(p) != 0 {
 		return
 	}
 	exe, err := os.Executable()
@@ -74,7 +67,7 @@ func (s *session) ensureWakeSocket(p *project) {
 // process only delays the start to the next docker call.
 func wakeStartLines(p *project) string {
 	exe, err := os.Executable()
-	if err != nil || !usesWakeSocket(p) {
+	if err != nil {
 		return ""
 	}
 	return fmt.Sprintf("__pixi_lima_pid=\nread -r __pixi_lima_pid __pixi_lima_rest <%s 2>/dev/null\n", shellQuote(p.paths.WakePID())) +
@@ -125,8 +118,8 @@ func (s *session) cmdWakeSocket(args []string) error {
 	if err != nil {
 		return err
 	}
-	if !usesWakeSocket(p) {
-		return nil
+	if _, vm := p.engine.(vmEngine); !vm {
+		return nil // an activation written for the VM, before the engine changed
 	}
 	if len(args) == 1 {
 		return s.detachWakeSocket(p)

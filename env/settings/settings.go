@@ -90,6 +90,15 @@ type Config struct {
 	NameNote string
 }
 
+// EngineKind is EngineLima, EngineHost or EngineSSH: Engine without
+// an ssh engine's address.
+func (c Config) EngineKind() string {
+	if strings.HasPrefix(c.Engine, EngineSSH+"://") {
+		return EngineSSH
+	}
+	return c.Engine
+}
+
 // Mount is a host directory shared with the guest at the same path.
 type Mount struct {
 	Location   string `json:"location"`
@@ -226,6 +235,9 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 	}
 	if c.Name == "" { // no name set: the workspace's, unless it is too long here
 		c.Name, c.NameNote = defaultName(root, workspace, runtime.GOOS)
+		if c.Engine != EngineLima {
+			c.NameNote = "" // about the VM's sockets; no VM here
+		}
 	}
 	return c, nil
 }

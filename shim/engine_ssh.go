@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
@@ -24,8 +26,54 @@ import (
 // or doctor.
 const sshTimeout = 10 * time.Second
 
-// isSSH says whether the project's engine is a remote one over SSH.
-func isSSH(c settings.Config) bool { return strings.HasPrefix(c.Engine, settings.EngineSSH+"://") }
+// sshEngine is engine = "ssh://…".
+type sshEngine struct{ noVM }
+
+func newSSH(s *session, p *project) engine { return sshEngine{noVM{s, p}} }
+
+func (e sshEngine) docker() env.Overrides { return env.SSHEngineOverrides(e.p.paths, e.p.config.Engine) }
+
+func (e sshEngine) clients() (map[string]string, string) {
+	return env.ClientVars(e.p.config.Engine, false), ""
+}
+
+func (e sshEngine) start() error {
+	e.s.printf("engine = %q: docker uses that remote engine, no VM to start (pixi-lima status says whether it answers)", e.p.config.Engine)
+	return nil
+}
+
+// remove refuses (exit 4), as delete does whenever it deletes nothing: a
+// script's `delete --force` expects the project's containers, images and
+// volumes gone, and the remote engine holds them among others'.
+func (e sshEngine) remove(bool) error {
+	return &Error{Code: ExitRefused,
+		Msg:  fmt.Sprintf("engine = %q: there is no VM to delete, and pixi-lima deletes nothing on a remote engine", e.p.config.Engine),
+		Hint: "remove the project's containers, volumes and images there with docker (docker compose down -v --rmi local); to use a VM again, remove engine from [tool.pixi-lima]"}
+}
+
+// status asks the remote engine for its version: that is how it knows the
+// engine answers.
+func (e sshEngine) status(st *status) {
+	st.Engine, st.State, st.Socket = settings.EngineSSH, "Remote", e.p.config.Engine
+	v, err := e.s.remoteVersion(e.p)
+	if err != nil {
+		st.Problems = append(st.Problems, err.Error())
+	}
+	st.ServerVersion, st.DockerAnswers = v, err == nil
+}
+
+func (e sshEngine) describe(w io.Writer, st status) {
+	answers := "not answering"
+	if st.DockerAnswers {
+		answers = "answers, Docker " + st.ServerVersion
+	}
+	fmt.Fprintf(w, "engine:    ssh (a remote Docker engine; no VM)\ndocker:    %s (%s)\n", st.Socket, answers)
+	for _, problem := range st.Problems {
+		fmt.Fprintf(w, "problem:   %s\n", problem)
+	}
+}
+
+func (e sshEngine) checks() (before, after []check) { return nil, e.s.checkSSH(e.p) }
 
 // remoteVersion asks the engine's host for its engine's version over ssh,
 // the way docker's ssh helper reaches it (see runSSH). Not through docker
