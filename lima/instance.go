@@ -203,11 +203,11 @@ func (m *Manager) create(ctx context.Context) error {
 	if err := env.CheckSocketBudget(m.Paths.LimaHome, m.Config.Name, runtime.GOOS); err != nil {
 		return err
 	}
-	h, g := ThisHost(), GuestOf(m.Config)
+	h, g := ThisHost(), GuestOf(m.Config, m.Paths.LimaHome)
 	if err := CheckRosetta(m.Config, h, g); err != nil {
 		return err
 	}
-	vmType, _ := ResolveVMType(h, g)
+	vmType, _ := ResolveVMType(g)
 	if err := CheckQEMUImg(vmType); err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func CreateExpression(c settings.Config, root string) string {
 // often ends a slow cold boot with the guest agent not yet running; a stop and
 // start clears it) and waits until docker answers.
 func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
-	h, g := ThisHost(), GuestOf(m.Config)
+	h, g := ThisHost(), GuestOf(m.Config, m.Paths.LimaHome)
 	if inst != nil {
 		g.Existing = string(inst.VMType) // what boots is the VM's, not the setting's
 	}
@@ -285,7 +285,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 		m.sayDrift(inst)
 		excludeFromBackup(m.dir()) // a VM made before pixi-lima did so
 	}
-	vmType, _ := ResolveVMType(h, g)
+	vmType, _ := ResolveVMType(g)
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func CheckRosetta(c settings.Config, h Host, g Guest) error {
 		return nil
 	}
 	g.Existing = "" // what would a new VM be?
-	if t, why := ResolveVMType(h, g); t != VZ {
+	if t, why := ResolveVMType(g); t != VZ {
 		return &RosettaError{Why: "Lima would run this VM with " + vmTypeName(t) + ": " + why}
 	}
 	return nil

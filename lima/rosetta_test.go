@@ -124,6 +124,7 @@ func TestRosettaDrift(t *testing.T) {
 // is refused with what is wrong and the one thing to do.
 func TestCheckRosetta(t *testing.T) {
 	on := settings.Config{Rosetta: true}
+	vz := limaHomeWith(t, map[string]string{"override.yaml": "vmType: vz\n"}) // Lima's choice, on any host
 	for _, tc := range []struct {
 		name string
 		c    settings.Config
@@ -137,15 +138,11 @@ func TestCheckRosetta(t *testing.T) {
 			"rosetta = true needs macOS on Apple silicon with vz (this is darwin/amd64)"},
 		{"linux/arm64, existing vz", on, Host{OS: "linux", Arch: "arm64"}, Guest{Existing: VZ},
 			"rosetta = true needs macOS on Apple silicon with vz (this is linux/arm64)"},
-		{"macOS 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{},
-			"rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: macOS 13.4 is older than 13.5)"},
-		{"9p", on, mac14, Guest{MountType: "9p"},
-			`rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: mount-type = "9p")`},
 		{"vm-type qemu", on, mac14, Guest{VMType: QEMU},
 			`rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: vm-type = "qemu")`},
-		{"macOS 14", on, mac14, Guest{}, ""},
+		{"Lima chooses vz", on, mac14, Guest{LimaHome: vz}, ""},
 		{"existing vz on 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{Existing: VZ}, ""},
-		{"existing qemu, a new VM would be vz", on, mac14, Guest{Existing: QEMU}, ""}, // drift, not refused
+		{"existing qemu, a new VM would be vz", on, mac14, Guest{Existing: QEMU, LimaHome: vz}, ""}, // drift, not refused
 		{"off on linux", settings.Config{}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
 	} {
 		err := CheckRosetta(tc.c, tc.h, tc.g)

@@ -3,12 +3,14 @@ package lima
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/lima-vm/lima/pkg/osutil"
+	"github.com/lima-vm/lima/pkg/store/filenames"
 	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
@@ -18,15 +20,15 @@ const (
 	QEMU = string(limayaml.QEMU)
 )
 
-// Host is what Lima's choice of VM type depends on outside the project.
+// Host is the machine pixi-lima runs on, for the checks that are ours
+// (Rosetta, the vz driver's macOS 13); the VM type is Lima's to choose.
 type Host struct {
 	OS, Arch string // runtime.GOOS and runtime.GOARCH
 	MacOS    string // the macOS product version, "14.5"; "" when unknown or not macOS
 }
 
-// ThisHost is the host this process runs on. The macOS version is read as
-// Lima reads it (pkg/osutil.ProductVersion, sw_vers once per process), and
-// only on macOS.
+// ThisHost is the host this process runs on, its macOS version read as
+// Lima reads it (osutil.ProductVersion).
 func ThisHost() Host {
 	h := Host{OS: runtime.GOOS, Arch: runtime.GOARCH}
 	if h.OS == "darwin" {
@@ -45,14 +47,13 @@ type Guest struct {
 	VMType    string // the vm-type setting, else the template's vmType
 	MountType string // the mount-type setting, else the template's mountType
 	Arch      string // the template's arch (Lima's names: x86_64, aarch64); "" for the host's
+	LimaHome  string // the project's LIMA_HOME, whose _config/default.yaml and override.yaml count; "" for none
 }
 
-// GuestOf is the Guest a new instance of c would be. A template file of
-// the project is read for its vmType, mountType and arch; a
-// template://NAME is not: Lima's docker and default templates set none of
-// them (an experimental one that does, with its bases, is beyond this).
-func GuestOf(c settings.Config) Guest {
-	g := Guest{VMType: c.VMType, MountType: c.MountType}
+// GuestOf is the Guest a new instance of c in limaHome would be.
+// template://NAME is not read: Lima's docker and default templates set none of these.
+func GuestOf(c settings.Config, limaHome string) Guest {
+	g := Guest{VMType: c.VMType, MountType: c.MountType, LimaHome: limaHome}
 	if strings.Contains(c.Template, "://") {
 		return g
 	}
@@ -71,42 +72,50 @@ func GuestOf(c settings.Config) Guest {
 	return g
 }
 
-// ResolveVMType is the VM type Lima v1.2.2 runs the instance with, and
-// why, following pkg/limayaml/defaults.go:ResolveVMType step by step. It
-// leaves out what only a template can set and pixi-lima's never do
-// (firmware.legacyBIOS on x86_64, audio.device, video.display, which also
-// mean QEMU there), and Lima's _config/default.yaml and override.yaml.
-func ResolveVMType(h Host, g Guest) (vmType, why string) {
-	// An instance keeps its type: Lima resolves an existing one from its
-	// lima.yaml and, with no vmType there, from the vz-identifier file
-	// (ResolveVMType's isExistingInstanceDir branch); store.Inspect has
-	// done that for Existing. The project's vm-type is then drift.
-	if g.Existing != "" {
+// ResolveVMType is the VM type Lima v1.2.2 runs the instance with, and why.
+// Lima's own limayaml.ResolveVMType decides, so the prediction cannot drift from limactl's.
+func ResolveVMType(g Guest) (vmType, why string) {
+	if g.Existing != "" { // store.Inspect resolved it with Lima's Load
 		return g.Existing, fmt.Sprintf("the VM exists as a %s VM", g.Existing)
 	}
-	if g.VMType != "" && g.VMType != "default" { // "explicitly specified"
-		return g.VMType, fmt.Sprintf("vm-type = %q", g.VMType)
+	y := limayaml.LimaYAML{VMType: orNil(g.VMType), MountType: orNil(g.MountType), Arch: orNil(g.Arch)}
+	d, o := limaConfig(g.LimaHome, filenames.Default), limaConfig(g.LimaHome, filenames.Override)
+	vmType = string(limayaml.ResolveVMType(&y, &d, &o, ""))
+	switch {
+	case explicit(o.VMType):
+		return vmType, fmt.Sprintf("vmType %q in %s", *o.VMType, filepath.Join(g.LimaHome, filenames.ConfigDir, filenames.Override))
+	case explicit(y.VMType):
+		return vmType, fmt.Sprintf("vm-type = %q", *y.VMType)
+	case explicit(d.VMType):
+		return vmType, fmt.Sprintf("vmType %q in %s", *d.VMType, filepath.Join(g.LimaHome, filenames.ConfigDir, filenames.Default))
+	case runtime.GOOS != "darwin":
+		return vmType, "Lima's default on " + runtime.GOOS
+	case vmType == VZ:
+		return vmType, "Lima's default on macOS 13.5 and later"
 	}
-	if h.OS != "darwin" {
-		return QEMU, "Lima's default on " + h.OS
+	return vmType, "Lima's choice on this Mac (QEMU before macOS 13.5, for a foreign arch, 9p or a QEMU-only device)"
+}
+
+// limaConfig is $LIMA_HOME/_config/name as limayaml.Load reads it; empty
+// when missing or invalid, which limactl itself reports.
+func limaConfig(limaHome, name string) (y limayaml.LimaYAML) {
+	if limaHome == "" {
+		return y
 	}
-	// The checks of ResolveVMType's darwin case, in its order.
-	switch native := string(limayaml.NewArch(h.Arch)); {
-	case h.MacOS == "":
-		return QEMU, "the macOS version is unknown (sw_vers failed)"
-	case !h.MacOSAtLeast(13, 5):
-		// Virtualization.framework before 13.5 cannot boot Linux 6.2 on
-		// Intel: https://github.com/lima-vm/lima/issues/1577
-		return QEMU, "macOS " + h.MacOS + " is older than 13.5"
-	case g.Arch != "" && g.Arch != "default" && g.Arch != native:
-		// vz runs only the host's architecture (also the vz driver's
-		// Validate: "unsupported arch").
-		return QEMU, fmt.Sprintf("the guest is %s, this Mac is %s", g.Arch, native)
-	case g.MountType == string(limayaml.NINEP):
-		// vz has no 9p (the vz driver's Validate rejects it).
-		return QEMU, `mount-type = "9p"`
+	path := filepath.Join(limaHome, filenames.ConfigDir, name)
+	if data, err := os.ReadFile(path); err == nil && limayaml.Unmarshal(data, &y, path) != nil {
+		return limayaml.LimaYAML{}
 	}
-	return VZ, "Lima's default on macOS 13.5 and later"
+	return y
+}
+
+func explicit(vmType *string) bool { return vmType != nil && *vmType != "" && *vmType != "default" }
+
+func orNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // MacOSAtLeast says whether the host is macOS major.minor or newer; false

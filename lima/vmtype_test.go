@@ -3,75 +3,94 @@ package lima
 import (
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
-	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
+// mac14 is an Apple-silicon Mac, for the host checks that are pixi-lima's.
 var mac14 = Host{OS: "darwin", Arch: "arm64", MacOS: "14.5"}
 
-// TestResolveVMType (issue 11.5): the VM type Lima v1.2.2 chooses, on
-// hosts this Linux machine is not.
-func TestResolveVMType(t *testing.T) {
+// limaHomeWith is a LIMA_HOME whose _config holds the given files.
+func limaHomeWith(t *testing.T, files map[string]string) string {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, "_config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(home, "_config", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
+}
+
+// TestResolveVMTypeLimaConfig: the project's _config/default.yaml and
+// override.yaml count as Lima counts them: override.yaml over the
+// settings, the settings over default.yaml.
+func TestResolveVMTypeLimaConfig(t *testing.T) {
+	override := limaHomeWith(t, map[string]string{"override.yaml": "vmType: vz\n", "default.yaml": "vmType: qemu\n"})
+	deflt := limaHomeWith(t, map[string]string{"default.yaml": "vmType: vz\n"})
 	for _, tc := range []struct {
 		name string
-		h    Host
 		g    Guest
 		want string
+		why  string
 	}{
-		{"macOS 14 arm64", mac14, Guest{}, VZ},
-		{"macOS 13.5 arm64", Host{OS: "darwin", Arch: "arm64", MacOS: "13.5"}, Guest{}, VZ},
-		{"macOS 13.4", Host{OS: "darwin", Arch: "arm64", MacOS: "13.4.1"}, Guest{}, QEMU},
-		{"macOS 13 without minor", Host{OS: "darwin", Arch: "arm64", MacOS: "13"}, Guest{}, QEMU},
-		{"macOS version unknown", Host{OS: "darwin", Arch: "arm64"}, Guest{}, QEMU},
-		{"9p", mac14, Guest{MountType: "9p"}, QEMU},
-		{"virtiofs", mac14, Guest{MountType: "virtiofs"}, VZ},
-		{"foreign-arch image", mac14, Guest{Arch: "x86_64"}, QEMU},
-		{"native arch named", mac14, Guest{Arch: "aarch64"}, VZ},
-		{"foreign arch on Intel", Host{OS: "darwin", Arch: "amd64", MacOS: "15.5"}, Guest{Arch: "aarch64"}, QEMU},
-		{"existing qemu instance", mac14, Guest{Existing: QEMU}, QEMU},
-		{"existing qemu, vm-type vz", mac14, Guest{Existing: QEMU, VMType: VZ}, QEMU},
-		{"existing vz on old macOS", Host{OS: "darwin", Arch: "arm64", MacOS: "13.2"}, Guest{Existing: VZ}, VZ},
-		{"vm-type qemu", mac14, Guest{VMType: QEMU}, QEMU},
-		{"vm-type vz before 13.5", Host{OS: "darwin", Arch: "arm64", MacOS: "13.1"}, Guest{VMType: VZ}, VZ},
-		{"vm-type default", mac14, Guest{VMType: "default"}, VZ},
-		{"linux", Host{OS: "linux", Arch: "amd64"}, Guest{}, QEMU},
-		{"linux arm64", Host{OS: "linux", Arch: "arm64"}, Guest{}, QEMU},
-		{"linux, vm-type vz", Host{OS: "linux", Arch: "amd64"}, Guest{VMType: VZ}, VZ}, // explicit: Lima's vz driver then refuses
+		{"override.yaml", Guest{LimaHome: override}, VZ, `vmType "vz" in ` + override},
+		{"override.yaml over vm-type", Guest{LimaHome: override, VMType: QEMU}, VZ, "override.yaml"},
+		{"default.yaml", Guest{LimaHome: deflt}, VZ, `vmType "vz" in ` + deflt},
+		{"vm-type over default.yaml", Guest{LimaHome: deflt, VMType: QEMU}, QEMU, `vm-type = "qemu"`},
+		{"vm-type default", Guest{LimaHome: deflt, VMType: "default"}, VZ, "default.yaml"},
+		{"an existing VM keeps its type", Guest{LimaHome: override, VMType: VZ, Existing: QEMU}, QEMU, "exists"},
 	} {
-		if got, why := ResolveVMType(tc.h, tc.g); got != tc.want || why == "" {
-			t.Errorf("%s: ResolveVMType(%+v, %+v) = %q (%s), want %q", tc.name, tc.h, tc.g, got, why, tc.want)
+		if got, why := ResolveVMType(tc.g); got != tc.want || !strings.Contains(why, tc.why) {
+			t.Errorf("%s: ResolveVMType = %q (%s), want %q (%s)", tc.name, got, why, tc.want, tc.why)
 		}
+	}
+}
+
+// TestResolveVMTypeLimaConfigIgnored: no LIMA_HOME, or a _config file
+// Lima cannot read, leaves the choice to the settings and the host.
+func TestResolveVMTypeLimaConfigIgnored(t *testing.T) {
+	bad := limaHomeWith(t, map[string]string{"override.yaml": "vmType: [vz\n"})
+	hostDefault, _ := ResolveVMType(Guest{})
+	for _, g := range []Guest{{LimaHome: bad}, {LimaHome: t.TempDir()}, {}} {
+		if got, why := ResolveVMType(g); got != hostDefault || why == "" {
+			t.Errorf("%+v: ResolveVMType = %q (%s), want %q", g, got, why, hostDefault)
+		}
+		g.VMType = VZ
+		if got, why := ResolveVMType(g); got != VZ || why != `vm-type = "vz"` {
+			t.Errorf("%+v: ResolveVMType = %q (%s), want vz from vm-type", g, got, why)
+		}
+	}
+	if runtime.GOOS != "darwin" && hostDefault != QEMU {
+		t.Errorf("on %s: Lima's default is %q, want qemu", runtime.GOOS, hostDefault)
 	}
 }
 
 // TestGuestOfTemplate: a template file's arch, vmType and mountType count
 // as Lima counts them; the settings win over the template.
 func TestGuestOfTemplate(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "amd64.yaml")
-	if err := os.WriteFile(file, []byte("arch: x86_64\nmountType: 9p\nimages:\n- location: /x.img\n  arch: x86_64\n"), 0o644); err != nil {
+	foreign := "x86_64"
+	if runtime.GOARCH == "amd64" {
+		foreign = "aarch64"
+	}
+	file := filepath.Join(t.TempDir(), "foreign.yaml")
+	if err := os.WriteFile(file, []byte("arch: "+foreign+"\nmountType: 9p\nimages:\n- location: /x.img\n  arch: "+foreign+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	g := GuestOf(settings.Config{Template: file, MountType: "virtiofs"})
-	if g.Arch != "x86_64" || g.MountType != "virtiofs" || g.VMType != "" {
+	g := GuestOf(settings.Config{Template: file, MountType: "virtiofs"}, "/home")
+	if g != (Guest{Arch: foreign, MountType: "virtiofs", LimaHome: "/home"}) {
 		t.Errorf("GuestOf = %+v", g)
 	}
-	if vt, _ := ResolveVMType(mac14, g); vt != QEMU {
-		t.Errorf("an x86_64 template on Apple silicon: %s, want qemu", vt)
+	if vt, _ := ResolveVMType(g); vt != QEMU {
+		t.Errorf("a %s template on %s: %s, want qemu", foreign, runtime.GOARCH, vt)
 	}
-	if g := GuestOf(settings.Config{Template: settings.DefaultTemplate, VMType: QEMU}); g != (Guest{VMType: QEMU}) {
+	if g := GuestOf(settings.Config{Template: settings.DefaultTemplate, VMType: QEMU}, ""); g != (Guest{VMType: QEMU}) {
 		t.Errorf("GuestOf(template://docker) = %+v", g)
-	}
-}
-
-// TestResolveVMTypeLikeLima: on this host, Lima's own ResolveVMType agrees.
-func TestResolveVMTypeLikeLima(t *testing.T) {
-	for _, vmType := range []string{"", "default", QEMU, VZ} {
-		y := limayaml.LimaYAML{VMType: &vmType}
-		lima := string(limayaml.ResolveVMType(&y, &limayaml.LimaYAML{}, &limayaml.LimaYAML{}, ""))
-		if ours, _ := ResolveVMType(ThisHost(), Guest{VMType: vmType}); ours != lima {
-			t.Errorf("vmType %q: ours %s, Lima's %s", vmType, ours, lima)
-		}
 	}
 }
