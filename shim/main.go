@@ -1,6 +1,9 @@
 // Package shim is pixi-lima's multi-call entry point: it dispatches on the
 // name it was called by, finds and execs the real tool, and implements the
-// pixi-lima subcommands.
+// pixi-lima subcommands. The commands talk to the project's engine (the
+// Lima VM, the host's, or one over ssh) through one interface, never to
+// Lima's packages; everything it says goes to stderr, and a wrapped tool's
+// stdout and exit code are the tool's own.
 package shim
 
 import (
