@@ -33,7 +33,7 @@ if [ -n "${PIXI_PROJECT_ROOT:-}" ]; then
   fi
   export PATH
   if [ ! -e "$__pixi_lima_bin/docker" ]; then
-    echo "pixi-lima: not installed in this workspace yet, docker is the environment's own (hint: pixi run install)" >&2
+    echo "pixi-lima: not installed in this workspace yet, docker is the environment's own (hint: pixi run pixi-lima-install, or pixi run install in pixi-lima's own checkout)" >&2
   fi
   # DOCKER_HOST and Testcontainers' variables for clients that never call
   # the shim (the Python SDK, Testcontainers): pixi-lima writes them from

@@ -18,8 +18,8 @@ import (
 // with the manifest: parse it, source the activation script, and run each
 // task's cmd with pixi's task shell from the project root with the
 // arguments appended (taskshell_test.go). What they cannot prove (pixi's
-// environment solve, its task cache, its activation cache) README's "pixi
-// integration" lists.
+// environment solve, its task cache, its activation cache) docs/pixi.md lists
+// (What is verified).
 
 type pixiManifest struct {
 	Workspace struct {

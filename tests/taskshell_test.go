@@ -18,7 +18,7 @@ import (
 // PATH, and the line run by deno's own task shell (`deno task --eval`),
 // which tests/setup.sh installs from the npm registry. What the stand-in
 // cannot show (pixi's environment solve, its task cache, its activation
-// cache) README's "pixi integration" lists.
+// cache) docs/pixi.md lists (What is verified).
 
 // pixiStub builds the stand-in into a directory the test user can read,
 // removed when the test ends, and returns that directory: put it first on
