@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/footprint.sh — what one more repository costs on disk (issue 18).
+# bench/footprint.sh — what one more repository costs on disk.
 #
 # Run as root on this project's machine kind (Debian 12; see tests/setup.sh).
 # Two repositories on one machine, each as a fresh machine gets it:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh — what pixi-lima costs on top of the tools it wraps (issue 6).
+# bench/run.sh — what pixi-lima costs on top of the tools it wraps.
 #
 # Run as root on this project's machine kind (Debian 12; see tests/setup.sh).
 # It builds pixi-lima from this checkout into a throwaway project, starts a

@@ -7,13 +7,8 @@ import (
 	"strings"
 )
 
-// Aliases lists the other absolute paths by which this call reaches the
-// project whose resolved root is root: the logical $PWD's ancestor that is
-// the project (a symlinked checkout), PIXI_PROJECT_ROOT, and on macOS the
-// root without /private (/tmp and /var/folders are symlinks into it).
-// docker and Compose send bind-mount paths as the shell spells them, and
-// Lima mounts only the path it was given, so the guest must mount the
-// project under each of these too, or `-v "$PWD":/w` shows an empty dir.
+// Aliases lists the other paths that reach the project at root, each to be
+// mounted too: docker sends bind mounts as the shell spells them.
 func Aliases(root string, getenv func(string) string, goos string) []string {
 	rootInfo, err := os.Stat(root)
 	if err != nil {

@@ -2,8 +2,7 @@ package env
 
 import "path/filepath"
 
-// Paths are the project-local locations pixi-lima uses. Everything lives
-// under <root>/.pixi, so deleting .pixi removes every trace.
+// Paths are pixi-lima's locations, all under <root>/.pixi: deleting it removes all.
 type Paths struct {
 	Root         string // the pixi workspace
 	Bin          string // .pixi/bin: the shim's names, first on PATH in `pixi shell`
@@ -42,33 +41,25 @@ func (p Paths) DockerSocket(name string) string {
 // Limactl is the limactl install.sh builds from the pinned module.
 func (p Paths) Limactl() string { return filepath.Join(p.Prefix, "bin", "limactl") }
 
-// LockFile serialises starts. A leading dot keeps Lima from listing it as an instance.
+// LockFile is the lock around every change; Lima lists no dot-file as an instance.
 func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.lock") }
 
-// ClientEnv is the shell file env/activate.sh sources: the variables that
-// Docker clients other than the shim (SDKs, Testcontainers) need to reach
-// the project's engine.
+// ClientEnv is what env/activate.sh sources for clients that bypass the shim.
 func (p Paths) ClientEnv() string { return filepath.Join(p.Prefix, "client.env") }
 
-// Elsewhere lists the other workspaces a call of this project's docker
-// was made from, one per line: each is warned about once.
+// Elsewhere lists the other workspaces this docker was called from, warned once.
 func (p Paths) Elsewhere() string { return filepath.Join(p.Prefix, "elsewhere") }
 
-// WakeSocket is the socket clients that never call the shim get as
-// DOCKER_HOST: it starts the VM when it is down (package shim/wake).
+// WakeSocket is the DOCKER_HOST that starts the VM (package shim/wake).
 func (p Paths) WakeSocket() string { return filepath.Join(p.Prefix, "docker.sock") }
 
-// WakePID holds the pid of the wake socket's server, which keeps it locked
-// while it serves.
+// WakePID holds the pid of the wake socket's server, locked while it serves.
 func (p Paths) WakePID() string { return filepath.Join(p.Prefix, "wake-socket.pid") }
 
 // LogFile records the limactl runs for one instance.
 func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }
 
-// LimaCache is where limactl, run with LimaOverrides, keeps its image
-// downloads: os.UserCacheDir()/lima, which is $XDG_CACHE_HOME on Linux but
-// $HOME/Library/Caches on macOS. With the setting image-cache it is a
-// symlink to lima/ in the directory it names (lima.LinkImageCache).
+// LimaCache holds limactl's image downloads; with image-cache, a symlink.
 func (p Paths) LimaCache(goos string) string {
 	if goos == "darwin" {
 		return filepath.Join(p.Home, "Library", "Caches", "lima")

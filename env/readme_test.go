@@ -8,7 +8,7 @@ import (
 )
 
 // TestReadmeNamesLimaCache: README's table of what lives where names the
-// download cache limactl really uses on each OS (issue 10.10).
+// download cache limactl really uses on each OS.
 func TestReadmeNamesLimaCache(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {

@@ -1,6 +1,6 @@
-// Package env finds the pixi project a call belongs to and derives every
-// path and variable pixi-lima hands to Lima and Docker. It is pure: it reads
-// the file system but spawns nothing and knows nothing of Lima's packages.
+// Package env finds the pixi project a call belongs to and derives the
+// paths and variables pixi-lima hands to Lima and Docker. It is pure: it
+// reads the file system, spawns nothing and imports no Lima package.
 package env
 
 import (
@@ -14,8 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 )
 
-// Manifest is the file that marks a pixi workspace root. Pyproject marks
-// one too when it has a pixi workspace table; Manifest wins when both exist.
+// Manifest and Pyproject mark a pixi workspace; Manifest wins over Pyproject.
 const (
 	Manifest  = "pixi.toml"
 	Pyproject = "pyproject.toml"
@@ -24,15 +23,8 @@ const (
 // ErrNoProject is returned when no pixi workspace encloses the call.
 var ErrNoProject = errors.New("no pixi workspace found")
 
-// FindRoot returns the pixi workspace a call acts on. In order:
-//  1. the workspace whose .pixi/ holds our own executable, so that a shim in
-//     one repo's .pixi/bin never acts on another repo, whatever the cwd;
-//  2. PIXI_PROJECT_ROOT, which pixi sets for tasks and `pixi shell`;
-//  3. the nearest directory at or above cwd that is a workspace (see
-//     ManifestPath).
-//
-// The result has its symlinks resolved: Lima resolves them too, and the
-// socket budget must be computed on the path Lima will use.
+// FindRoot returns the workspace whose .pixi/ holds exe, else PIXI_PROJECT_ROOT,
+// else the nearest at or above cwd, its symlinks resolved as Lima does.
 func FindRoot(exe string, getenv func(string) string, cwd string) (string, error) {
 	if root, ok := rootOfExecutable(exe); ok {
 		return resolve(root)
@@ -61,11 +53,7 @@ func Enclosing(dir string) string {
 	}
 }
 
-// ManifestPath is the manifest that makes dir a pixi workspace, as pixi
-// chooses it: dir/pixi.toml when it exists (readable or not: reading it is
-// settings.Load's job, which says what is wrong), else dir/pyproject.toml when
-// it has a [tool.pixi.workspace] or [tool.pixi.project] table; "" when dir
-// is no workspace.
+// ManifestPath is the manifest that makes dir a workspace, as pixi picks it.
 func ManifestPath(dir string) string {
 	if path := filepath.Join(dir, Manifest); exists(path) {
 		return path
@@ -77,12 +65,7 @@ func ManifestPath(dir string) string {
 	return ""
 }
 
-// pixiPyproject reports whether a pyproject.toml declares a pixi workspace.
-// Like pixi, it first looks for "[tool.pixi" in the text, so the many
-// pyproject.toml files without it cost no parse, and a pixi table spelled
-// only with dotted keys does not count (pixi skips it too). A file that
-// has the text but is not TOML counts: pixi stops on it, and LoadConfig
-// then reports where it is broken instead of a confusing "no workspace".
+// pixiPyproject counts text that is not TOML, for settings.Load to report.
 func pixiPyproject(data []byte) bool {
 	if !bytes.Contains(data, []byte("[tool.pixi")) {
 		return false
@@ -101,7 +84,6 @@ func pixiPyproject(data []byte) bool {
 	return false
 }
 
-// rootOfExecutable returns X when exe is X/.pixi/... and X is a workspace.
 func rootOfExecutable(exe string) (string, bool) {
 	if exe == "" {
 		return "", false

@@ -5,13 +5,10 @@ import (
 	"path/filepath"
 )
 
-// longestSocketSuffix is the longest name Lima gives a socket inside an
-// instance directory: ssh's ControlPath with its random suffix. It mirrors
-// Lima's filenames.LongestSock; env does not import Lima.
+// longestSocketSuffix mirrors Lima's filenames.LongestSock.
 const longestSocketSuffix = "ssh.sock.1234567890123456"
 
-// SocketLimit is sizeof(sockaddr_un.sun_path), Lima's UNIX_PATH_MAX: 104
-// bytes on macOS and the BSDs, 108 on Linux. A path must be shorter.
+// SocketLimit is sizeof(sockaddr_un.sun_path); a path must be shorter.
 func SocketLimit(goos string) int {
 	if goos == "linux" {
 		return 108
@@ -33,9 +30,7 @@ func (e *SocketPathError) Error() string {
 		e.Length, e.Limit, e.Path, e.MaxRoot)
 }
 
-// CheckSocketBudget reports whether the longest socket Lima creates for the
-// instance fits in a unix socket address. limaHome must already have its
-// symlinks resolved: Lima resolves them, so a short symlink does not help.
+// CheckSocketBudget says whether Lima's sockets fit under the resolved limaHome.
 func CheckSocketBudget(limaHome, instance, goos string) error {
 	path := LongestSocket(limaHome, instance)
 	if limit := SocketLimit(goos); len(path) >= limit {
@@ -49,8 +44,7 @@ func LongestSocket(limaHome, instance string) string {
 	return filepath.Join(limaHome, instance, longestSocketSuffix)
 }
 
-// MaxRootLength is the longest project path, in bytes, under which the
-// instance's sockets fit: its LIMA_HOME is <root>/.pixi/lima (NewPaths).
+// MaxRootLength is the longest project path under which the sockets fit.
 func MaxRootLength(instance, goos string) int {
 	return SocketLimit(goos) - 1 - len(LongestSocket("/.pixi/lima", instance))
 }

@@ -6,17 +6,14 @@ import (
 	"strings"
 )
 
-// Overrides lists variables to set (key=value) and to remove (key alone)
-// in a child's environment.
+// Overrides are the variables to set and to remove in a child's environment.
 type Overrides struct {
 	Set   map[string]string
 	Unset []string
 }
 
-// Build returns base with every key of o.Set replaced and every key of
-// o.Unset removed. It never appends a second copy of a key: with exec, a
-// duplicate survives, and Go programs such as docker keep the first one, so
-// the user's own DOCKER_HOST would silently win.
+// Build returns base with o.Set's keys replaced and o.Unset's removed, never
+// a duplicate: docker keeps a key's first copy, so the user's would win.
 func Build(base []string, o Overrides) []string {
 	out := make([]string, 0, len(base)+len(o.Set))
 	drop := make(map[string]bool, len(o.Set)+len(o.Unset))
@@ -44,9 +41,7 @@ func (o Overrides) Pairs() []string {
 	return pairs
 }
 
-// DockerOverrides points docker and Compose at the instance's forwarded
-// socket and the project's own client config. Variables that would select
-// another engine are removed.
+// DockerOverrides point docker at the instance's socket and the project's config.
 func DockerOverrides(p Paths, instance string) Overrides {
 	return Overrides{
 		Set: map[string]string{
@@ -58,13 +53,8 @@ func DockerOverrides(p Paths, instance string) Overrides {
 	}
 }
 
-// ClientVars are what Docker clients that do not go through the shim need
-// for the engine at host (a DOCKER_HOST URL; "" for the host's own engine,
-// which they find by themselves): DOCKER_HOST, and for Lima's VM what
-// Testcontainers needs, the socket to mount into its Ryuk container (the
-// guest's /var/run/docker.sock, rootless and rootful alike) and the
-// address of mapped ports (Lima forwards them to IPv4 loopback; clients
-// that resolve localhost to ::1, or guess a gateway, miss them).
+// ClientVars are what clients that bypass the shim need for the engine at
+// host ("" for the host's own); Lima forwards ports to IPv4 loopback only.
 func ClientVars(host string, vm bool) map[string]string {
 	vars := map[string]string{}
 	if host != "" {
@@ -77,16 +67,12 @@ func ClientVars(host string, vm bool) map[string]string {
 	return vars
 }
 
-// HostEngineOverrides keeps the host's own engine (the user's DOCKER_HOST
-// or docker's default socket) but still keeps the client config in .pixi.
+// HostEngineOverrides keep the host's engine but the client config in .pixi.
 func HostEngineOverrides(p Paths) Overrides {
 	return Overrides{Set: map[string]string{"DOCKER_CONFIG": p.DockerConfig}}
 }
 
-// SSHEngineOverrides points docker and Compose at a remote engine over SSH
-// (engine = "ssh://[user@]host[:port]"): docker runs ssh itself, and
-// `docker system dial-stdio` on the remote. The client config stays the
-// project's; what would select another engine is removed, as for the VM.
+// SSHEngineOverrides point docker at the remote engine at an ssh:// url.
 func SSHEngineOverrides(p Paths, url string) Overrides {
 	return Overrides{
 		Set:   map[string]string{"DOCKER_HOST": url, "DOCKER_CONFIG": p.DockerConfig},
@@ -94,10 +80,7 @@ func SSHEngineOverrides(p Paths, url string) Overrides {
 	}
 }
 
-// LimaOverrides keeps limactl and everything it starts inside .pixi: the
-// instances (LIMA_HOME) and the image download cache. Lima caches in
-// os.UserCacheDir()/lima: XDG_CACHE_HOME on Linux, but $HOME/Library/Caches
-// on macOS, which only a different HOME can move.
+// LimaOverrides keep limactl's instances and image cache in .pixi (via HOME on macOS).
 func LimaOverrides(p Paths, goos string) Overrides {
 	set := map[string]string{
 		"LIMA_HOME":      p.LimaHome,

@@ -8,21 +8,16 @@ import (
 	"github.com/lima-vm/lima/pkg/limayaml"
 )
 
-// tcgArgs are QEMU's software-emulation settings per guest architecture:
-// Lima v1.2 always asks Linux's QEMU for KVM (accel=kvm, -cpu host) and
-// the VM dies at once where /dev/kvm is missing or not ours. Lima takes
-// extra emulator arguments from QEMU_SYSTEM_<ARCH> and then leaves out its
-// own -machine and -cpu; a large translation cache halves TCG boot times.
+// tcgArgs are QEMU's software-emulation settings per guest architecture,
+// for Lima's QEMU_SYSTEM_<ARCH>, since Lima asks Linux's QEMU for KVM
+// even where it is unusable. A large translation cache halves boot times.
 var tcgArgs = map[limayaml.Arch]string{
 	limayaml.X8664:   "-machine q35,vmport=off -accel tcg,thread=multi,tb-size=512 -cpu max",
 	limayaml.AARCH64: "-machine virt -accel tcg,thread=multi,tb-size=512 -cpu max",
 }
 
-// TCGFallback returns the QEMU_SYSTEM_<ARCH> variable that makes Lima use
-// software emulation, when QEMU is the VM type on Linux, KVM is not
-// usable, and the user has not chosen an emulator command themselves. On
-// Linux every VM runs with QEMU (ResolveVMType) unless vm-type says vz,
-// which Lima then refuses anyway.
+// TCGFallback returns the QEMU_SYSTEM_<ARCH> variable that makes Lima
+// emulate the CPU where KVM is not usable and the user set none.
 func TCGFallback(vmType string, getenv func(string) string) (key, value string, ok bool) {
 	if runtime.GOOS != "linux" || vmType == VZ {
 		return "", "", false
@@ -39,9 +34,7 @@ func TCGFallback(vmType string, getenv func(string) string) (key, value string, 
 	return key, "qemu-system-" + string(arch) + " " + args, true
 }
 
-// KVMFix is the one thing to do when KVM is not usable: access to the
-// device where it exists; otherwise there is nothing to join, and only
-// virtualization (in the firmware, or nested for a VM) brings it.
+// KVMFix is the one thing to do when KVM is not usable.
 func KVMFix() string {
 	_, err := os.Stat("/dev/kvm")
 	return kvmFix(err == nil)

@@ -6,7 +6,7 @@ import (
 )
 
 // The TCG warning's fix must be one the user can do: joining the kvm group
-// helps only where /dev/kvm exists (issue 10.8).
+// helps only where /dev/kvm exists.
 func TestTCGWarningFix(t *testing.T) {
 	if w := tcgWarning(true); !strings.Contains(w, "usermod -aG kvm") {
 		t.Errorf("with /dev/kvm: %s", w)

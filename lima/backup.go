@@ -1,15 +1,10 @@
 package lima
 
-// backupExcludeAttr is the extended attribute `tmutil addexclusion` sets
-// (no root needed): Time Machine skips the item and what is under it, as
-// it does Docker Desktop's disk image. A VM's disk is gigabytes that
-// change with every container; backing it up costs space and time, and a
-// restored copy of a running VM's disk is not consistent anyway.
+// backupExcludeAttr is the extended attribute `tmutil addexclusion` sets,
+// without root, so that Time Machine skips a VM's disk of gigabytes.
 const backupExcludeAttr = "com.apple.metadata:com_apple_backup_excludeItem"
 
-// backupExcludeValue is the attribute's value: a binary property list
-// holding the string "com.apple.backupd", byte for byte what tmutil
-// writes.
+// backupExcludeValue is the binary property list tmutil writes.
 func backupExcludeValue() []byte {
 	const s = "com.apple.backupd"
 	b := []byte("bplist00")

@@ -2,9 +2,7 @@ package lima
 
 import "golang.org/x/sys/unix"
 
-// excludeFromBackup keeps Time Machine away from dir (see
-// backupExcludeAttr). It is best effort: a file system without extended
-// attributes only means the disk is backed up.
+// excludeFromBackup keeps Time Machine away from dir, best effort.
 func excludeFromBackup(dir string) {
 	_ = unix.Setxattr(dir, backupExcludeAttr, backupExcludeValue(), 0)
 }

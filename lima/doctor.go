@@ -11,8 +11,7 @@ import (
 	"github.com/lima-vm/lima/pkg/limayaml"
 )
 
-// MissingToolError says that a program Lima needs is not installed, and how
-// to install it. The shim exits 127 for it, as for a missing docker.
+// MissingToolError says which program Lima needs is missing, and how to install it.
 type MissingToolError struct {
 	Tool    string // "qemu-system-x86_64"
 	Purpose string // "to run the VM"
@@ -24,8 +23,7 @@ func (e *MissingToolError) Error() string {
 }
 
 // QEMUSystem is the emulator Lima runs for a guest of the host's
-// architecture, honouring the QEMU_SYSTEM_<ARCH> override Lima reads
-// (pkg/driver/qemu.Exe).
+// architecture, honouring Lima's QEMU_SYSTEM_<ARCH> override.
 func QEMUSystem(getenv func(string) string) string {
 	arch := string(limayaml.NewArch(runtime.GOARCH))
 	if v := getenv("QEMU_SYSTEM_" + strings.ToUpper(arch)); v != "" {
@@ -48,8 +46,7 @@ func qemuPackage(tool string) string {
 	return fmt.Sprintf("sudo apt-get install %s (Debian, Ubuntu), sudo dnf install qemu-kvm (Fedora), or brew install qemu", pkg)
 }
 
-// CheckQEMUImg finds qemu-img, which `limactl create` runs to make the
-// disk, when the VM type Lima chooses (ResolveVMType) is QEMU.
+// CheckQEMUImg finds qemu-img, which `limactl create` runs for a QEMU VM.
 func CheckQEMUImg(vmType string) error {
 	if vmType != QEMU {
 		return nil
@@ -60,10 +57,8 @@ func CheckQEMUImg(vmType string) error {
 	return nil
 }
 
-// CheckQEMUSystem finds the emulator before `limactl start`. Without it
-// Lima's host agent dies a second into the start and the reason is only in
-// ha.stderr.log; checking first costs one PATH lookup on the slow path.
-// vmType is the one Lima chooses (ResolveVMType).
+// CheckQEMUSystem finds the emulator before `limactl start`, whose host
+// agent would die without saying why on stderr.
 func CheckQEMUSystem(vmType string, getenv func(string) string) error {
 	if vmType != QEMU {
 		return nil
@@ -75,9 +70,7 @@ func CheckQEMUSystem(vmType string, getenv func(string) string) error {
 	return nil
 }
 
-// KVM says whether QEMU can use KVM: /dev/kvm exists and we may open it
-// for reading and writing. Without it Lima falls back to emulation (TCG),
-// which works but boots many times slower.
+// KVM says whether QEMU can use KVM; without it Lima emulates the CPU.
 func KVM() (ok bool, why string) {
 	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
 	if err != nil {
@@ -87,8 +80,7 @@ func KVM() (ok bool, why string) {
 	return true, "/dev/kvm is usable"
 }
 
-// ShareDir is where a limactl finds its guest agent and templates: Lima
-// looks in <dir of the executable>/../share/lima.
+// ShareDir is where a limactl finds its guest agent and templates.
 func ShareDir(limactl string) string {
 	if real, err := filepath.EvalSymlinks(limactl); err == nil {
 		limactl = real
@@ -96,8 +88,7 @@ func ShareDir(limactl string) string {
 	return filepath.Join(filepath.Dir(filepath.Dir(limactl)), "share", "lima")
 }
 
-// GuestAgent is the guest agent for a guest of the host's architecture,
-// compressed as install.sh ships it or not.
+// GuestAgent is the guest agent for the host's architecture, compressed or not.
 func GuestAgent(share string) (string, bool) {
 	base := filepath.Join(share, "lima-guestagent.Linux-"+string(limayaml.NewArch(runtime.GOARCH)))
 	for _, p := range []string{base + ".gz", base} {

@@ -17,9 +17,8 @@ import (
 	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
-// originFile keeps what an instance was created from, which its lima.yaml
-// does not say: the template (its bases are embedded) and the image.
-// limactl delete removes it with the instance directory.
+// originFile keeps the template and image an instance was created from,
+// which its lima.yaml does not say.
 const originFile = "pixi-lima-origin.json"
 
 type origin struct {
@@ -27,8 +26,7 @@ type origin struct {
 	Image    string `json:"image,omitempty"`
 }
 
-// writeOrigin writes the record whole or not at all, and to disk: drift
-// reads it for as long as the instance lives.
+// writeOrigin records the origin, which drift reads while the instance lives.
 func writeOrigin(dir string, c settings.Config) error {
 	b, _ := json.Marshal(origin{Template: c.Template, Image: c.Image})
 	return atomicfile.WriteFile(filepath.Join(dir, originFile), append(b, '\n'), 0o644)
@@ -53,8 +51,7 @@ type Drift struct {
 	Key  string `json:"key"`  // the [tool.pixi-lima] key
 	Want string `json:"want"` // the project's value
 	Have string `json:"have"` // the VM's
-	// AtStart: the next start applies it (Lima edits a stopped instance's
-	// mounts and resources). Otherwise only a new VM has it.
+	// AtStart: the next start applies it; otherwise only a new VM has it.
 	AtStart bool `json:"atStart"`
 }
 
@@ -66,9 +63,8 @@ func (d Drift) String() string {
 	return s + " (only a new VM has it: pixi-lima delete, then pixi-lima init; the disk, with its containers, images and volumes, goes with it)"
 }
 
-// Drifts compares the settings of the project at root with its instance.
-// cpus, memory and disk are left to ApplyExpression, which applies them at
-// every start.
+// Drifts compares the settings of the project at root with its instance,
+// except cpus, memory and disk, which every start applies.
 func Drifts(c settings.Config, root string, inst *store.Instance) []Drift {
 	return drifts(c, root, runtime.GOOS, runtime.GOARCH, inst)
 }
@@ -99,7 +95,7 @@ func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) 
 		d = append(d, Drift{Key: "rootful", Want: fmt.Sprint(c.Rootful), Have: fmt.Sprint(rootful)})
 	}
 	if o, ok := readOrigin(inst.Dir); ok {
-		// A changed rootful alone changes the default template: said once, above.
+		// A changed rootful alone changes the default template: said above.
 		swapped := known && rootful != c.Rootful && o.Template == defaultTemplate(rootful) && c.Template == defaultTemplate(c.Rootful)
 		if o.Template != c.Template && !swapped {
 			d = append(d, Drift{Key: "template", Want: quote(c.Template), Have: quote(o.Template)})
@@ -112,10 +108,8 @@ func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) 
 }
 
 // ApplyExpression is the yq expression that brings an existing instance to
-// the project's settings at its next start (limactl start --set): cpus,
-// memory, disk, mounts, mount type, the idle watcher and rosetta. Lima
-// cannot shrink a disk, so a smaller disk setting is reported and ignored
-// rather than failing the start.
+// the project's settings at its next start; a smaller disk is ignored with
+// a warning, as Lima cannot shrink one.
 func (m *Manager) ApplyExpression(inst *store.Instance) string {
 	return m.applyExpression(runtime.GOOS, runtime.GOARCH, inst)
 }
@@ -161,10 +155,8 @@ func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) str
 }
 
 // projectMounts are the instance's mounts: the project, writable, at its
-// own path and at each alias path it is reached by (see env.Aliases), then
-// the configured extras. An alias is mounted from itself: Lima merges
-// mounts of one location into one, so the project cannot be its location
-// twice, and the host side follows the symlink.
+// path and each alias, then the configured extras. An alias is mounted
+// from itself, as Lima merges mounts of one location into one.
 func projectMounts(c settings.Config, root string, aliases []string) []settings.Mount {
 	mounts := []settings.Mount{{Location: root, Writable: true}}
 	for _, a := range aliases {
@@ -178,9 +170,8 @@ func isAlias(m settings.Mount, root string) bool {
 	return m.Location != root && m.MountPoint == "" && m.Writable && env.SameDir(m.Location, root)
 }
 
-// mounts are the mounts the instance should have now. Aliases accumulate:
-// one the VM already mounts stays while it still leads to the project, so
-// a call from the resolved path does not take it away again.
+// mounts are the mounts the instance should have now. An alias the VM
+// mounts stays while it leads to the project, so that calls do not flap.
 func mounts(c settings.Config, root string, inst *store.Instance) []settings.Mount {
 	aliases := slices.Clone(c.RootAliases)
 	for _, have := range vmMounts(inst) {
@@ -192,8 +183,7 @@ func mounts(c settings.Config, root string, inst *store.Instance) []settings.Mou
 	return projectMounts(c, root, slices.Compact(aliases))
 }
 
-// vmMounts are the instance's mounts as Lima filled them in, with the
-// mount point left empty where it is the location, as ours are written.
+// vmMounts are the instance's mounts, written the way ours are.
 func vmMounts(inst *store.Instance) []settings.Mount {
 	var out []settings.Mount
 	for _, have := range inst.Config.Mounts {
@@ -206,9 +196,8 @@ func vmMounts(inst *store.Instance) []settings.Mount {
 	return out
 }
 
-// MissingAliases are the paths this call reaches the project by that the
-// running VM does not mount: a bind mount from under one is empty in the
-// guest until the next start mounts it.
+// MissingAliases are the project's aliases the running VM does not mount:
+// a bind mount from under one is empty until the next start.
 func MissingAliases(c settings.Config, root string, inst *store.Instance) []string {
 	if inst == nil || inst.Config == nil {
 		return nil
@@ -223,9 +212,7 @@ func MissingAliases(c settings.Config, root string, inst *store.Instance) []stri
 	return missing
 }
 
-// MountedRoots are the paths the instance mounts the project at in the
-// guest: its own path, always, and each alias. Without an instance it is
-// the project's path alone, which every instance pixi-lima makes mounts.
+// MountedRoots are root and each alias the instance mounts the project at.
 func MountedRoots(root string, inst *store.Instance) []string {
 	roots := []string{root}
 	if inst == nil || inst.Config == nil {

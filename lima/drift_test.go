@@ -27,7 +27,7 @@ func vmWith(mounts ...settings.Mount) *store.Instance {
 	return &store.Instance{Config: y}
 }
 
-// TestAliasMounts (issue 10.9): a path the project is reached by becomes
+// TestAliasMounts: a path the project is reached by becomes
 // a mount at the next start, stays while it leads to the project, and
 // goes once it does not.
 func TestAliasMounts(t *testing.T) {

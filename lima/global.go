@@ -13,17 +13,15 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 )
 
-// Global is the Lima state that lives outside every project: where Lima
-// keeps instances and images when LIMA_HOME is unset. Users who ran Lima
-// before pixi-lima often have gigabytes there.
+// Global is the Lima state outside every project: where Lima keeps
+// instances and images when LIMA_HOME is unset.
 type Global struct {
 	Home  string // $HOME/.lima: Lima's default LIMA_HOME
 	Cache string // Lima's download cache: os.UserCacheDir()/lima
 }
 
-// GlobalDirs says where Lima keeps its global state for this HOME, the way
-// Lima derives it (dirnames.LimaDir and os.UserCacheDir); a LIMA_HOME in the
-// environment is ignored on purpose: the global home is the one to clean.
+// GlobalDirs says where Lima keeps its global state for this HOME, as
+// Lima derives it; LIMA_HOME is ignored, as the global home is the one to clean.
 func GlobalDirs(goos string, getenv func(string) string) (Global, error) {
 	home := getenv("HOME")
 	if home == "" || !filepath.IsAbs(home) {
@@ -54,8 +52,7 @@ type GlobalItem struct {
 	Bytes  int64  // allocated on the host
 }
 
-// GlobalPlan is everything clean-global would delete, and why it leaves
-// the rest alone. Only Items are ever deleted.
+// GlobalPlan is what clean-global would delete (Items) and what it leaves.
 type GlobalPlan struct {
 	Global
 	Items      []GlobalItem
@@ -68,9 +65,8 @@ type GlobalPlan struct {
 // ErrNoSuchInstance is returned for --instance NAME when Home has no NAME.
 var ErrNoSuchInstance = errors.New("no such instance")
 
-// generatedConfig are the files Lima writes into _config by itself: the
-// ssh key it creates on first use and its default networks.yaml. A _config
-// holding anything else (default.yaml, override.yaml) is the user's.
+// generatedConfig are the files Lima writes into _config by itself; a
+// _config holding anything else is the user's.
 var generatedConfig = []string{"user", "user.pub", "networks.yaml"}
 
 // Total is the size of every listed item.
@@ -82,9 +78,8 @@ func (p *GlobalPlan) Total() int64 {
 	return n
 }
 
-// Plan inspects the global state through Lima's pkg/store, following no
-// symlink: a symlinked Home, cache, instance or _config is reported and
-// left alone. With instance set, only that instance is listed.
+// Plan inspects the global state through Lima's pkg/store, following and
+// deleting no symlink. With instance set, only that instance is listed.
 func (g Global) Plan(instance string) (*GlobalPlan, error) {
 	p := &GlobalPlan{Global: g}
 	homeIsDir, err := p.realDir(g.Home)
@@ -116,8 +111,6 @@ func (g Global) Plan(instance string) (*GlobalPlan, error) {
 				}
 				it := GlobalItem{Kind: KindInstance, Name: e.Name(), Path: path, Status: inst.Status, Bytes: DiskUsage(path)}
 				if inst.Protected {
-					// Lima refuses to delete it, and stopping it first
-					// would only break what the user asked to keep.
 					p.Protected = append(p.Protected, it)
 					p.Others = append(p.Others, e.Name())
 					continue
@@ -140,8 +133,7 @@ func (g Global) Plan(instance string) (*GlobalPlan, error) {
 		return p, nil
 	}
 	if homeIsDir && len(p.Others) == 0 {
-		// Lima's generated _config goes only with the whole home: while
-		// anything else stays, Lima may still need its key.
+		// While anything else stays, Lima may still need _config's ssh key.
 		if config != nil {
 			p.Items = append(p.Items, *config)
 		}
@@ -159,8 +151,7 @@ func (g Global) Plan(instance string) (*GlobalPlan, error) {
 	return p, nil
 }
 
-// realDir says whether path is a directory itself, not a symlink to one;
-// a symlink is recorded as skipped.
+// realDir says whether path is a directory, not a symlink, which it skips.
 func (p *GlobalPlan) realDir(path string) (bool, error) {
 	info, err := os.Lstat(path)
 	switch {
@@ -204,13 +195,8 @@ type CleanResult struct {
 // failed and Clean was not allowed to kill it.
 var ErrNotStopped = errors.New("it did not stop gracefully, and without --force it is not killed")
 
-// Clean deletes exactly the listed items: instances through limactl
-// (which must run with LIMA_HOME set to Home), the rest with os.RemoveAll,
-// which removes a symlink itself and never what it points to. It goes on
-// after a failure so one stuck instance does not keep the rest, counts an
-// item as removed only once it is really gone, and returns one error line
-// for each item that is not. force lets it kill an instance that does not
-// stop gracefully.
+// Clean deletes exactly the listed items, instances through l (LIMA_HOME
+// set to Home), going on after a failure; force lets it kill an instance.
 func (p *GlobalPlan) Clean(ctx context.Context, l Limactl, force bool) (CleanResult, error) {
 	var res CleanResult
 	var errs []error
@@ -221,7 +207,6 @@ func (p *GlobalPlan) Clean(ctx context.Context, l Limactl, force bool) (CleanRes
 		case it.Kind == KindInstance:
 			err = deleteInstance(ctx, l, it, force)
 		case it.Kind == KindConfig && len(left) > 0:
-			// Lima's ssh key: without it, what is left cannot be reached.
 			err = fmt.Errorf("kept because instance %s is still there", strings.Join(left, ", "))
 		default:
 			if info, lerr := os.Lstat(it.Path); lerr == nil && info.Mode()&fs.ModeSymlink != 0 {
@@ -249,7 +234,7 @@ func (p *GlobalPlan) Clean(ctx context.Context, l Limactl, force bool) (CleanRes
 	if p.RemoveHome {
 		err := errors.New("not everything in it was removed")
 		if len(res.Removed) == len(p.Items) {
-			// os.Remove, not RemoveAll: if anything appeared in Home meanwhile, it stays.
+			// Anything that appeared in Home meanwhile stays.
 			err = os.Remove(p.Home)
 		}
 		if err == nil {
@@ -261,12 +246,9 @@ func (p *GlobalPlan) Clean(ctx context.Context, l Limactl, force bool) (CleanRes
 	return res, errors.Join(errs...)
 }
 
-// deleteInstance stops an instance that is not Stopped the way `limactl
-// stop` does (its host agent shuts the guest down), kills it (`stop
-// --force`) only when force allows and the graceful stop failed, then
-// deletes it. Plain `delete` refuses an instance that is not Stopped, so
-// it never kills by itself; only after a kill does it get --force, because
-// Lima sends SIGKILL without waiting for the processes to end.
+// deleteInstance stops the instance gracefully, kills it only when force
+// allows and that failed, then deletes it; delete gets --force only after
+// a kill, since Lima's delete --force kills without a shutdown.
 func deleteInstance(ctx context.Context, l Limactl, it GlobalItem, force bool) error {
 	del := []string{"--tty=false", "delete", it.Name}
 	if it.Status != store.StatusStopped {
@@ -287,8 +269,7 @@ func deleteInstance(ctx context.Context, l Limactl, it GlobalItem, force bool) e
 	return nil
 }
 
-// limactlReason is a failed limactl run with the last line it printed,
-// which is where limactl says why.
+// limactlReason is a failed limactl run with the last line it printed.
 func limactlReason(err error) string {
 	var se *StageError
 	if errors.As(err, &se) && len(se.Tail) > 0 {

@@ -12,19 +12,13 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 )
 
-// idleMarker is the second line of the provision script of the idle watcher, so that a
-// change of the setting can find and replace it in lima.yaml.
+// idleMarker marks the idle watcher's provision script in lima.yaml.
 const idleMarker = "# pixi-lima idle-stop"
 
-// idleProvision is the guest side of idle-stop, run by Lima as root at
-// every boot. The watcher lives in the guest: it sees containers and
-// docker's connections directly, costs nothing on the host, and powers the
-// guest off cleanly, after which QEMU and Lima's host agent exit by
-// themselves and the next docker call starts the VM as usual. The limit
-// goes to /run, a tmpfs: a boot whose lima.yaml lacks this script (the
-// setting turned off) leaves the installed timer without one, and it does
-// nothing. (No tabs in it: yq, which limactl applies our expression with,
-// does not read \t in a string.)
+// idleProvision is the guest side of idle-stop, run as root at every boot:
+// a watcher that sees containers and docker's clients directly and powers
+// the guest off cleanly. The limit lives in /run, so that a boot without
+// this script leaves the timer idle. No tabs: yq does not read them.
 func idleProvision(limit time.Duration) map[string]string {
 	script := `#!/bin/sh
 ` + idleMarker + `
@@ -122,8 +116,7 @@ func vmIdleStop(inst *store.Instance) time.Duration {
 }
 
 // IdleStopped returns when the guest last powered itself off for being
-// idle, read from the console log of its last boot (each start recreates
-// it); ok is false when its last stop was not an idle stop.
+// idle, from its last boot's console log; ok is false otherwise.
 func IdleStopped(instDir string) (at time.Time, ok bool) {
 	for _, log := range []string{"serial.log", "serialv.log"} {
 		f, err := os.Open(filepath.Join(instDir, log))

@@ -10,16 +10,12 @@ import (
 	"github.com/pixi-lima/pixi-lima/env"
 )
 
-// SharedCache is Lima's download cache in the image-cache directory dir:
-// dir/lima, laid out as Lima lays out its own ~/.cache/lima.
+// SharedCache is Lima's download cache in the image-cache directory dir.
 func SharedCache(dir string) string { return filepath.Join(dir, "lima") }
 
-// LinkImageCache makes link, where the project's limactl keeps its
-// downloads (env.Paths.LimaCache), a symlink to SharedCache(dir), or with
-// dir "" the project's own directory again. Only that directory moves, so
-// the rest of limactl's XDG_CACHE_HOME and HOME stays in .pixi. Sharing
-// is safe: Lima copies an image into the instance at create and locks each
-// cache entry, and deleting .pixi removes the link, not its target.
+// LinkImageCache makes link (env.Paths.LimaCache) a symlink to
+// SharedCache(dir), or with dir "" the project's own directory again.
+// Sharing is safe: Lima locks each cache entry and copies images at create.
 func LinkImageCache(link, dir string) error {
 	info, lerr := os.Lstat(link)
 	isLink := lerr == nil && info.Mode()&fs.ModeSymlink != 0
@@ -39,7 +35,6 @@ func LinkImageCache(link, dir string) error {
 			return nil
 		}
 	} else if lerr == nil {
-		// The project's own cache, of no use once the shared one is.
 		if err := os.RemoveAll(link); err != nil {
 			return err
 		}
@@ -49,7 +44,6 @@ func LinkImageCache(link, dir string) error {
 	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 		return err
 	}
-	// A rename replaces a link atomically, so concurrent calls never see none.
 	tmp := link + ".new" + strconv.Itoa(os.Getpid())
 	os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
@@ -62,8 +56,7 @@ func LinkImageCache(link, dir string) error {
 	return nil
 }
 
-// AddImageCache lists SharedCache(dir) of the setting image-cache, unless
-// Plan lists it already as Lima's own cache (dir is then ~/.cache).
+// AddImageCache lists SharedCache(dir) unless Plan listed it as Lima's own.
 func (p *GlobalPlan) AddImageCache(dir string) error {
 	if dir == "" {
 		return nil

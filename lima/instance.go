@@ -34,24 +34,19 @@ type Manager struct {
 	Config  settings.Config
 	Limactl Limactl
 	Stderr  io.Writer // Limactl's: where every message of the Lima side goes
-	// softwareEmulation: KVM is not usable, QEMU emulates the CPU (see
-	// TCGFallback). Starts are said to be slow, with the fix.
+	// softwareEmulation: QEMU emulates the CPU (TCGFallback), so starts are slow.
 	softwareEmulation bool
 }
 
-// NewManager builds the Manager of the project's instance: limactl runs
-// with its environment, and tcg says QEMU will emulate the CPU.
+// NewManager builds the Manager; tcg says QEMU will emulate the CPU.
 func NewManager(paths env.Paths, cfg settings.Config, limactl Limactl, tcg bool) *Manager {
 	UseHome(paths.LimaHome)
 	setLimaVersion()
 	return &Manager{Paths: paths, Config: cfg, Limactl: limactl, Stderr: limactl.Stderr, softwareEmulation: tcg}
 }
 
-// setLimaVersion tells Lima's packages which Lima they are. limactl and
-// install.sh's pixi-lima get it by -ldflags -X; a plain `go build` (tests)
-// does not, and without it pkg/store fails every lima.yaml that has
-// minimumLimaVersion (Lima's own templates do) with "can't parse builtin
-// Lima version", so Inspect never sees Stopped or Running.
+// setLimaVersion tells Lima's packages their version where -ldflags did not:
+// pkg/store rejects a lima.yaml with minimumLimaVersion otherwise.
 func setLimaVersion() {
 	if version.Version != "<unknown>" {
 		return
@@ -73,14 +68,11 @@ func (m *Manager) dir() string { return m.Paths.InstanceDir(m.Config.Name) }
 // Inspect is Inspect of this Manager's instance.
 func (m *Manager) Inspect() (*store.Instance, error) { return Inspect(m.Paths, m.Config.Name) }
 
-// How long docker gets to answer once Lima says the VM runs: the socket is
-// forwarded by Lima's host agent a moment after the guest is up.
+// socketGrace is how long docker gets to answer once Lima says the VM runs.
 const socketGrace = 60 * time.Second
 
-// hold takes the instance lock, which every change to the VM takes: a
-// docker call from another terminal must not start the VM in the middle of
-// a stop, nor a delete remove it under a boot. The wait is bounded by the
-// longest that a holder's own work takes, a boot and a stop.
+// hold takes the instance lock that every change to the VM takes, waiting
+// at most as long as a holder's boot and stop take.
 func (m *Manager) hold(doing string) (*Lock, error) {
 	if err := os.MkdirAll(m.Paths.LimaHome, 0o755); err != nil {
 		return nil, err
@@ -97,8 +89,8 @@ func (m *Manager) hold(doing string) (*Lock, error) {
 	return l, err
 }
 
-// startTimeout is what limactl start is given: Lima's 10 minutes, or
-// bootWait under emulation.
+// startTimeout is what limactl start is given: Lima's 10 minutes, too few
+// for an emulated boot on a busy host, or bootWait under emulation.
 func (m *Manager) startTimeout() time.Duration {
 	if m.softwareEmulation {
 		return bootWait
@@ -112,8 +104,7 @@ type HintError struct{ Msg, Hint string }
 func (e *HintError) Error() string { return e.Msg }
 
 // Ensure makes the engine answer: it creates the instance if missing, starts
-// it if stopped, and repairs what Lima leaves half-done. Lock, re-check, act:
-// concurrent callers wait for one start instead of racing limactl.
+// it if stopped, and repairs what Lima left half-done, under the lock.
 func (m *Manager) Ensure(ctx context.Context) error {
 	if ping.Engine(m.Socket(), 2*time.Second) {
 		return nil
@@ -160,16 +151,11 @@ func (m *Manager) ensure(ctx context.Context) error {
 	return m.start(ctx, inst)
 }
 
-// whenSilent deals with a VM that Lima says runs while docker does not
-// answer. A boot under way is waited for, and so is a guest that powers
-// itself off for idle-stop, which is then started again. A running VM is
-// never restarted behind the user's back: a busy dockerd or a forward that
-// sleep broke would cost every container of the project. It returns the
-// instance as it now is, or answers when docker came up.
+// whenSilent waits for a running VM whose docker does not answer: a boot
+// under way, or an idle-stop power-off. It never restarts a running VM,
+// which would cost every container of the project.
 func (m *Manager) whenSilent(ctx context.Context) (inst *store.Instance, answers bool, err error) {
 	if m.booting() {
-		// A boot whose starter died (a killed shim leaves limactl start
-		// running) is still under way: wait for it rather than restart it.
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q is still booting; waiting for it …\n", m.Config.Name)
 		m.waitBooted(ctx, bootWait)
 	}
@@ -194,11 +180,9 @@ func (m *Manager) whenSilent(ctx context.Context) (inst *store.Instance, answers
 	}
 }
 
-// create runs `limactl create` with the project's settings. If it fails,
-// it removes the instance directory only when this very call made it: then
-// it has never booted and holds nothing of the user's, and leaving it would
-// make every next try fail on a broken lima.yaml. A directory that was
-// there before is never touched (Inspect reports it as damaged).
+// create runs `limactl create` with the project's settings. On a failure
+// it removes the instance directory only if this call made it, so that no
+// disk of the user's is ever removed.
 func (m *Manager) create(ctx context.Context) error {
 	if err := env.CheckSocketBudget(m.Paths.LimaHome, m.Config.Name, runtime.GOOS); err != nil {
 		return err
@@ -232,9 +216,7 @@ func (m *Manager) create(ctx context.Context) error {
 }
 
 // CreateExpression is the yq expression that turns Lima's template into the
-// project's instance. limactl applies it after embedding the template's
-// bases, so setting .mounts replaces the base's home mount: only the
-// project (writable, same path) and the configured extras are shared.
+// project's instance; its .mounts replaces the template's home mount.
 func CreateExpression(c settings.Config, root string) string {
 	mounts := projectMounts(c, root, c.RootAliases)
 	expr := []string{
@@ -246,7 +228,6 @@ func CreateExpression(c settings.Config, root string) string {
 	if c.VMType != "" {
 		expr = append(expr, ".vmType = "+quote(c.VMType))
 	} else if c.Rosetta {
-		// Only vz has Rosetta; CheckRosetta made sure Lima would choose it.
 		expr = append(expr, ".vmType = "+quote(VZ))
 	}
 	if c.Rosetta {
@@ -269,9 +250,8 @@ func CreateExpression(c settings.Config, root string) string {
 	return strings.Join(expr, " | ")
 }
 
-// start boots the instance, recovers once from a degraded start (Lima v1.2.2
-// often ends a slow cold boot with the guest agent not yet running; a stop and
-// start clears it) and waits until docker answers.
+// start boots the instance, recovers once from a degraded start (a stop
+// and start clears it) and waits until docker answers.
 func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	h, g := ThisHost(), GuestOf(m.Config, m.Paths.LimaHome)
 	if inst != nil {
@@ -289,7 +269,6 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}
-	// Lima's 10 minutes are too few for an emulated boot on a busy host.
 	restart := []string{"--tty=false", "start", m.Config.Name, "--timeout=" + m.startTimeout().String()}
 	args := restart
 	if inst != nil {
@@ -325,8 +304,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	return nil
 }
 
-// sayDrift says, once per start, which settings the VM now takes and
-// which only a new VM would have.
+// sayDrift says which settings this start applies and which need a new VM.
 func (m *Manager) sayDrift(inst *store.Instance) {
 	for _, d := range Drifts(m.Config, m.Paths.Root, inst) {
 		if d.AtStart {
@@ -357,13 +335,10 @@ func (m *Manager) lastEvent() (events.Event, bool) {
 	return ev, ev.Status.Running && ev.Status.Degraded
 }
 
-// bootWait is how long a boot may take: the timeout we give limactl start
-// under software emulation, and how long we wait for a boot someone else
-// started.
+// bootWait bounds a boot under emulation, or one another process started.
 const bootWait = 30 * time.Minute
 
-// booting says whether the host agent runs but has not yet reported the
-// VM running (ha.stdout.log is recreated at every start).
+// booting says whether the host agent has not yet reported the VM running.
 func (m *Manager) booting() bool {
 	ev, _ := m.lastEvent()
 	return !ev.Status.Running && !ev.Status.Exiting
@@ -380,11 +355,8 @@ func (m *Manager) waitBooted(ctx context.Context, within time.Duration) {
 	}
 }
 
-// Stop shuts the guest down cleanly (limactl stop); a Broken instance
-// goes through recoverBroken. kill is `stop --force`: QEMU is killed at
-// once, without a shutdown of the guest, and only the user asks for it.
-// It holds the instance lock, so it looks again at the instance once the
-// lock is its own.
+// Stop shuts the guest down cleanly, under the lock; kill is the user's
+// `stop --force`, which kills QEMU without a shutdown of the guest.
 func (m *Manager) Stop(ctx context.Context, kill bool) error {
 	lock, err := m.hold("stopping it")
 	if err != nil {
@@ -416,8 +388,6 @@ func (m *Manager) stop(ctx context.Context, kill bool) error {
 	case inst.Status == store.StatusBroken:
 		return m.recoverBroken(ctx, inst)
 	case inst.Status == store.StatusRunning:
-		// Give freed space back on the way down, as Rancher Desktop does:
-		// what containers deleted since the last trim would stay allocated.
 		if err := m.trim(ctx); err != nil {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: could not trim the VM's disk (%v); stopping it all the same\n", err)
 		}
@@ -425,7 +395,7 @@ func (m *Manager) stop(ctx context.Context, kill bool) error {
 	return m.Limactl.Run(ctx, fmt.Sprintf("stopping VM %q", m.Config.Name), "--tty=false", "stop", m.Config.Name)
 }
 
-// Restart stops the VM if it runs and starts it, under one hold of the
+// Restart stops the VM if it runs and starts it under one hold of the
 // lock, so that no other call starts it in between with the old settings.
 func (m *Manager) Restart(ctx context.Context) error {
 	lock, err := m.hold("restarting it")
@@ -443,12 +413,9 @@ func (m *Manager) Restart(ctx context.Context) error {
 	return m.ensure(ctx)
 }
 
-// recoverBroken clears what a dead host agent left (a host crash, a killed
-// limactl): ha.pid and sockets, which `limactl stop --force` removes while
-// the disk stays. But if QEMU still runs, stop --force would SIGKILL a live
-// guest, with whatever it had not written yet: so the guest first gets a
-// clean shutdown, and is killed only if it does not end within
-// guestShutdownWait.
+// recoverBroken clears what a dead host agent left with `limactl stop
+// --force`. A QEMU still running first gets a clean shutdown, since a kill
+// loses what the guest had not written.
 func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error {
 	name, dir := m.Config.Name, m.dir()
 	fmt.Fprintf(m.Stderr, "pixi-lima: VM %q was left half-running (%s)\n", name, joinErrors(inst.Errors))
@@ -465,10 +432,8 @@ func (m *Manager) recoverBroken(ctx context.Context, inst *store.Instance) error
 	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", name), "--tty=false", "stop", "--force", name)
 }
 
-// shutDownOrphans ends the instance's QEMU processes that Lima does not
-// know of (see orphanQEMU), the way recoverBroken ends a known one: a
-// clean shutdown first, a kill only if the guest does not end in time;
-// then Lima clears the sockets they left.
+// shutDownOrphans ends the QEMU processes Lima lost track of (orphanQEMU)
+// as recoverBroken ends a known one, then has Lima clear their sockets.
 func (m *Manager) shutDownOrphans(ctx context.Context) error {
 	orphans := orphanQEMU(m.dir())
 	if len(orphans) == 0 {
@@ -490,14 +455,10 @@ func (m *Manager) shutDownOrphans(ctx context.Context) error {
 	return m.Limactl.Run(ctx, fmt.Sprintf("clearing Lima's stale state of VM %q", m.Config.Name), "--tty=false", "stop", "--force", m.Config.Name)
 }
 
-// trimWait bounds a trim: fstrim of a large, fragmented disk under
-// emulation takes a while, and a stuck guest must not hold up a stop.
+// trimWait bounds a trim, so that a stuck guest does not hold up a stop.
 const trimWait = 2 * time.Minute
 
-// Trim has the guest discard its file systems' free blocks (fstrim). QEMU
-// attaches Lima's disks with discard=on, so they become holes in the disk
-// files and the host gets the space back. It holds the instance lock and
-// trims only a running VM.
+// Trim has a running guest discard its free blocks, under the lock.
 func (m *Manager) Trim(ctx context.Context) error {
 	lock, err := m.hold("trimming its disk")
 	if err != nil {
@@ -513,10 +474,8 @@ func (m *Manager) Trim(ctx context.Context) error {
 	return m.trim(ctx)
 }
 
-// trim is Trim with the lock held. sync comes first: ext4 frees the
-// blocks of a deleted file only when its journal commits (every 5 s), and
-// fstrim skips blocks that are not free yet, so a prune right after a
-// `docker rm` would give back nothing of that container.
+// trim is Trim with the lock held. It syncs first: ext4 frees a deleted
+// file's blocks only when its journal commits.
 func (m *Manager) trim(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, trimWait)
 	defer cancel()
@@ -524,8 +483,8 @@ func (m *Manager) trim(ctx context.Context) error {
 		"--tty=false", "shell", "--workdir", "/", m.Config.Name, "sudo", "sh", "-c", "sync && fstrim --all --verbose")
 }
 
-// Delete removes the instance and its disk, under the instance lock: a
-// boot under way ends first. Callers confirm first.
+// Delete removes the instance and its disk, under the lock. The caller
+// has had the user confirm.
 func (m *Manager) Delete(ctx context.Context) error {
 	lock, err := m.hold("deleting it")
 	if err != nil {
@@ -538,14 +497,12 @@ func (m *Manager) Delete(ctx context.Context) error {
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q does not exist (any more); nothing to delete\n", m.Config.Name)
 		return nil
 	}
-	// Lima stops only the QEMU it knows of; an orphan would run on, on a
-	// deleted disk, holding the ssh port.
+	// Lima stops only the QEMU it knows of.
 	killOrphans(m.dir())
 	return m.Limactl.Run(ctx, fmt.Sprintf("deleting VM %q", m.Config.Name), "--tty=false", "delete", "--force", m.Config.Name)
 }
 
-// DiskUsage is what the instance directory takes on the host (allocated
-// blocks, so sparse disk images count for what they really use).
+// DiskUsage is the blocks the instance directory takes on the host.
 func DiskUsage(dir string) int64 {
 	var total int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -566,7 +523,6 @@ func tailFile(path string, n int) []string {
 		return nil
 	}
 	defer f.Close()
-	// Read at most the last 64 KiB: logs grow, the tail is what matters.
 	if info, err := f.Stat(); err == nil && info.Size() > 64<<10 {
 		f.Seek(info.Size()-64<<10, io.SeekStart)
 	}
@@ -586,8 +542,7 @@ func tailFile(path string, n int) []string {
 func quote(s string) string { return mustJSON(s) }
 
 func mustJSON(v any) string {
-	// Not json.Marshal: it writes < > & as \u003c…, which yq's string
-	// literals keep as they are (a script's heredoc would break).
+	// yq keeps json.Marshal's \u003c escapes as they are.
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -597,8 +552,7 @@ func mustJSON(v any) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// sayMissingMounts warns, as the VM is created or started, of each
-// configured mount it goes without.
+// sayMissingMounts warns of each configured mount the VM goes without.
 func (m *Manager) sayMissingMounts() {
 	for _, dir := range m.Config.MissingMounts {
 		fmt.Fprintf(m.Stderr, "pixi-lima: warning: mount %s does not exist on this machine; VM %q starts without it (create it, then pixi-lima restart)\n",

@@ -43,13 +43,10 @@ const tailLines = 15
 // outputGrace is how long limactl's output may outlive it.
 const outputGrace = 2 * time.Second
 
-// Run runs `limactl args...` as the named stage ("starting VM"), printing
-// "pixi-lima: <stage> …" first and the elapsed time at the end.
+// Run runs `limactl args...` as the named stage, saying so and how long it took.
 func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 	begin := time.Now()
 	fmt.Fprintf(l.Stderr, "pixi-lima: %s …\n", stage)
-	// An interrupt ends limactl's whole group (see command); what it
-	// started in the background, Lima's host agent, runs on as before.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := l.command(ctx, args)
@@ -74,9 +71,7 @@ func (l Limactl) Run(ctx context.Context, stage string, args ...string) error {
 	if ctx.Err() != nil {
 		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
 	}
-	// The output ends when limactl does, unless something it started holds
-	// the pipe: ssh's ControlMaster keeps a session's descriptors while
-	// the command runs on in the guest. Its last lines may be lost then.
+	// ssh's ControlMaster may hold the pipe after limactl has ended.
 	var tail []string
 	select {
 	case tail = <-followed:
@@ -107,9 +102,7 @@ func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // command is limactl in a process group of its own, which an ended ctx
-// kills whole: `limactl shell` runs ssh as its child, and a killed limactl
-// alone would leave ssh running. WaitDelay bounds Output's wait for a
-// pipe that something outside the group still holds.
+// kills whole: a killed limactl alone would leave its ssh child running.
 func (l Limactl) command(ctx context.Context, args []string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, l.Path, args...)
 	cmd.Env = l.Env
@@ -119,9 +112,8 @@ func (l Limactl) command(ctx context.Context, args []string) *exec.Cmd {
 	return cmd
 }
 
-// follow copies limactl's lines to stderr (on a terminal, as one grey
-// line that each new line replaces, prefixed with the elapsed time) and to
-// the log, and returns the last few.
+// follow copies limactl's lines to stderr (on a terminal, one grey line
+// redrawn) and to the log, and returns the last few.
 func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
 	var (
 		mu   sync.Mutex
@@ -130,7 +122,6 @@ func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
 	)
 	done := make(chan struct{})
 	if l.TTY {
-		// Redraw every second so the elapsed time moves while limactl is quiet.
 		go func() {
 			tick := time.NewTicker(time.Second)
 			defer tick.Stop()
@@ -200,8 +191,7 @@ func round(d time.Duration) time.Duration {
 	return d.Round(100 * time.Millisecond)
 }
 
-// subcommand is the first argument that is not a flag ("create" in
-// `--tty=false create …`), to name what failed.
+// subcommand is the first argument that is not a flag.
 func subcommand(args []string) string {
 	for _, a := range args {
 		if !strings.HasPrefix(a, "-") {

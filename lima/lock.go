@@ -12,8 +12,7 @@ import (
 )
 
 // Lock is an exclusive flock on a file in LIMA_HOME, taken around every
-// change to the instance. Lock, re-check, act: whoever takes it second
-// finds the work done.
+// change to the instance.
 type Lock struct{ f *os.File }
 
 // TryLock takes the lock if it is free; ok is false when another process holds it.
@@ -34,14 +33,12 @@ func TryLock(path string) (l *Lock, ok bool, err error) {
 	return &Lock{f}, true, nil
 }
 
-// lockPoll is how often a waiter tries the lock again: a blocking flock
-// cannot be given up after a bound.
+// lockPoll is how often a waiter tries again: a blocking flock has no timeout.
 const lockPoll = 100 * time.Millisecond
 
 // Acquire takes the lock for doing (say "stopping it"), waiting at most
-// within for whoever holds it. If it must wait, it first calls waiting with
-// the holder as the holder described itself. The description goes into
-// the lock file because flock says nothing of its owner.
+// within, after calling waiting with the holder's own description, which
+// is in the file because flock says nothing of its owner.
 func Acquire(path, doing string, within time.Duration, waiting func(holder string)) (*Lock, error) {
 	l, ok, err := TryLock(path)
 	if err != nil {
@@ -70,8 +67,7 @@ func Acquire(path, doing string, within time.Duration, waiting func(holder strin
 	return l, nil
 }
 
-// Holder describes who holds the lock at path: "pid 42 is stopping it",
-// or "another process" when the holder left no live description.
+// Holder describes who holds the lock at path: "pid 42 is stopping it".
 func Holder(path string) string {
 	if n, doing := holder(path); n > 0 && unix.Kill(n, 0) != unix.ESRCH {
 		return fmt.Sprintf("pid %d is %s", n, doing)
@@ -105,16 +101,14 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("gave up after waiting %s: %s", round(e.Waited), e.Holder)
 }
 
-// Unlock releases the lock and clears the description. The kernel also
-// releases it if we die.
+// Unlock releases the lock and clears the description.
 func (l *Lock) Unlock() error {
 	defer l.f.Close()
 	l.f.Truncate(0)
 	return flock(l.f, unix.LOCK_UN)
 }
 
-// flock retries on EINTR: a signal arriving while we wait is not a failure
-// (as in Lima's pkg/lockutil).
+// flock retries on EINTR, as Lima's pkg/lockutil does.
 func flock(f *os.File, how int) error {
 	for {
 		err := unix.Flock(int(f.Fd()), how)

@@ -15,14 +15,12 @@ import (
 )
 
 // PortClash is a host port that Lima forwards to this VM and another
-// process on the host holds too: a client on the host may reach that
-// process instead of the VM's container.
+// process on the host holds too.
 type PortClash struct {
 	Addr   string `json:"addr"`             // on the host, as Lima forwards it: 127.0.0.1:18090
 	Holder string `json:"holder,omitempty"` // the other process in words; "" when none listens now
 	PID    int    `json:"pid,omitempty"`    // the holder's, when this user may read it
-	// Shared: Lima listens there as well, beside the holder (both set
-	// SO_REUSEPORT), and the host's kernel picks one per connection.
+	// Shared: Lima listens there too (SO_REUSEPORT); the kernel picks one.
 	Shared bool `json:"shared,omitempty"`
 }
 
@@ -48,8 +46,7 @@ func (c PortClash) Fix() string {
 func (c PortClash) String() string { return c.Detail() + " (fix: " + c.Fix() + ")" }
 
 // PortClashes lists the clashes of the running instance's forwarded TCP
-// ports: what Lima's host agent logged of its forwards (ha.stderr.log),
-// checked against who listens on those ports now.
+// ports, from the host agent's log and who listens on them now.
 func PortClashes(instDir string) []PortClash {
 	ha, ours := limaPID(instDir, "ha.pid")
 	if !ours {
@@ -90,8 +87,7 @@ func PortClashes(instDir string) []PortClash {
 			}
 		}
 		if len(ourAddrs) > 0 {
-			// Only a socket bound to the very address shares it: the
-			// kernel prefers the most specific bind.
+			// The kernel prefers the most specific bind.
 			others = slices.DeleteFunc(others, func(l listeners.Listener) bool {
 				return !slices.ContainsFunc(ourAddrs, func(o listeners.Listener) bool { return o.Addr == l.Addr })
 			})
@@ -129,8 +125,7 @@ func unnamed(l listeners.Listener) int {
 	return 0
 }
 
-// holderName names a process that holds a port: another VM by its
-// project (or Lima instance), anything else by its program and pid.
+// holderName names a process that holds a port, another VM by its project.
 func holderName(pid int) string {
 	if pid == 0 {
 		return "another process"
@@ -162,12 +157,8 @@ type forward struct {
 	failed bool     // its last listen failed: the address was in use
 }
 
-// The host agent's log lines about TCP forwards (JSON, at debug level).
-// Lima's gRPC forwarder, its default, logs them in pkg/portfwd:
-// "Forwarding" before it listens (forward.go), the failure from the
-// listening goroutine (listener.go), "closed" when the guest's port goes
-// away (forward.go). Its ssh forwarder (LIMA_SSH_PORT_FORWARDER=true)
-// says "Forwarding" and "Stopping" (pkg/hostagent/port.go).
+// The host agent's log lines about TCP forwards, as Lima's pkg/portfwd and
+// pkg/hostagent/port.go (the ssh forwarder) write them.
 const (
 	logForwarding = "Forwarding TCP from "                            // <guest> to <host>
 	logFailed     = "failed to listen to TCP connection: listen tcp " // <host>: bind: address already in use
@@ -257,8 +248,7 @@ func cutAddrs(s, sep string) (guest string, host netip.AddrPort, ok bool) {
 	return guest, host, err == nil
 }
 
-// PortLog is the log PortClashes reads, and its size now: stat it before
-// looking, and a larger size later means news.
+// PortLog is the log PortClashes reads, and its size now.
 func PortLog(instDir string) (string, int64) {
 	file := filepath.Join(instDir, "ha.stderr.log")
 	info, err := os.Stat(file)

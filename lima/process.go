@@ -28,11 +28,8 @@ func limaPID(instDir, file string) (pid int, ours bool) {
 	return pid, ok && isLimaProcess(argv, instDir)
 }
 
-// isLimaProcess says whether argv is limactl (the host agent) or QEMU
-// running this very instance: the executable by its exact name, and the
-// instance's directory in an argument (the host agent's --pidfile, QEMU's
-// -pidfile and -qmp). A pid reused after a reboot by anything else, even
-// `vim lima/x.go`, does not match.
+// isLimaProcess says whether argv is limactl or QEMU running this very
+// instance, so that a pid reused after a reboot never matches.
 func isLimaProcess(argv []string, instDir string) bool {
 	if len(argv) == 0 || !isLimaName(filepath.Base(argv[0])) {
 		return false
@@ -45,18 +42,14 @@ func isLimaProcess(argv []string, instDir string) bool {
 	return false
 }
 
-// isLimaName says whether an executable's name is limactl's or QEMU's;
-// the kernel may cut it short (15 or 16 bytes), never to less than that.
+// isLimaName says whether an executable's name, as the kernel may cut it
+// short, is limactl's or QEMU's.
 func isLimaName(exe string) bool {
 	return exe == "limactl" || strings.HasPrefix(exe, "qemu-system-")
 }
 
-// parseProcArgs2 reads argv from what macOS's kern.procargs2 sysctl gives
-// for a process: argc (32 bits, little endian), the executable's path,
-// NULs up to an aligned offset, then argc NUL-terminated arguments and
-// the environment.
-// An argument may hold spaces or be empty; only an empty argv[0] would be
-// taken for padding, as ps takes it.
+// parseProcArgs2 reads argv from macOS's kern.procargs2: argc (32 bits,
+// little endian), the executable's path, NUL padding, then the arguments.
 func parseProcArgs2(b []byte) ([]string, bool) {
 	if len(b) < 4 {
 		return nil, false
@@ -84,8 +77,8 @@ func alive(pid int) bool {
 	return err == nil || err == syscall.EPERM
 }
 
-// livePIDs lists the instance's Lima processes that run now, and those
-// that may be: named limactl or QEMU, with arguments that cannot be read.
+// livePIDs lists the instance's Lima processes that run, or may: named so,
+// with arguments that cannot be read.
 func livePIDs(instDir string) []int {
 	var pids []int
 	files, _ := filepath.Glob(filepath.Join(instDir, "*.pid"))
@@ -103,13 +96,9 @@ func unreadable(pid int) bool {
 	return !ok
 }
 
-// forgetForeignPIDs removes pid files of the instance whose pid now belongs
-// to a process that is shown not to be the instance's own. After a host
-// crash and reboot the pid in ha.pid or qemu.pid can be reused by
-// anything, and `limactl stop --force` would SIGKILL it. A pid file is
-// Lima's bookkeeping, not data: dropping a wrong one loses nothing, but
-// dropping the live VM's would leave its QEMU running unseen. So a process
-// whose arguments cannot be read stays unless its name is another's.
+// forgetForeignPIDs removes the instance's pid files whose pid is shown to
+// be another process's, which `limactl stop --force` would SIGKILL. Where
+// that cannot be shown the file stays, lest a live QEMU run on unseen.
 func forgetForeignPIDs(instDir string, stderr io.Writer) {
 	files, _ := filepath.Glob(filepath.Join(instDir, "*.pid"))
 	for _, f := range files {
@@ -131,22 +120,18 @@ func forgetForeignPIDs(instDir string, stderr io.Writer) {
 	}
 }
 
-// Orphaned says whether a QEMU of the instance runs that Lima does not
-// know of, while Lima says the instance is stopped.
+// Orphaned says whether a QEMU of the instance runs that Lima does not know of.
 func Orphaned(instDir string) bool { return len(orphanQEMU(instDir)) > 0 }
 
-// killOrphans kills the instance's QEMU processes that Lima does not know
-// of, for a stop --force or a delete, which Lima's own kill would miss.
+// killOrphans kills the instance's QEMU processes that Lima does not know of.
 func killOrphans(instDir string) {
 	for _, pid := range orphanQEMU(instDir) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
-// orphanQEMU lists the instance's QEMU processes that no pid file names.
-// A host agent killed between starting QEMU and QEMU writing qemu.pid
-// leaves one: Lima then calls the instance Stopped, while that QEMU holds
-// the disk and the ssh port, so the next start would fail.
+// orphanQEMU lists the instance's QEMU processes that no pid file names,
+// left by a host agent killed before qemu.pid was written.
 func orphanQEMU(instDir string) []int {
 	var orphans []int
 	named := livePIDs(instDir)

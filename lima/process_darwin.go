@@ -2,9 +2,7 @@ package lima
 
 import "golang.org/x/sys/unix"
 
-// commandLine is a process's argv, word for word: macOS has no /proc, and
-// ps joins the words with spaces, so a project path with a space would
-// split. The kernel refuses another user's process.
+// commandLine is a process's argv, word for word, which ps does not give.
 func commandLine(pid int) ([]string, bool) {
 	b, err := unix.SysctlRaw("kern.procargs2", pid)
 	if err != nil {

@@ -2,8 +2,7 @@
 
 package lima
 
-// commandLine cannot read a process's argv here: no process is shown to
-// be the VM's, nor another's (forgetForeignPIDs then forgets nothing).
+// commandLine cannot read a process's argv here.
 func commandLine(pid int) ([]string, bool) { return nil, false }
 
 // processName cannot read a process's name here.

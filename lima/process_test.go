@@ -172,10 +172,18 @@ func TestOrphanQEMU(t *testing.T) {
 	if err := os.Mkdir(instDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"qemu-system-x86_64", "-c", "sleep 60; :", instDir + "/qmp.sock"}}
+	// It waits in the shell's own read, never forking: a child between
+	// fork and exec would run under the same name.
+	stdin, hold, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"qemu-system-x86_64", "-c", "read x", instDir + "/qmp.sock"}, Stdin: stdin}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stdin.Close()
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	pid := cmd.Process.Pid

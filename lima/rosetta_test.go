@@ -33,7 +33,7 @@ portForwards:
   hostSocket: "{{.Dir}}/sock/docker.sock"
 `
 
-// TestRosettaCreate (issue 11.5): the instance config pixi-lima makes with
+// TestRosettaCreate: the instance config pixi-lima makes with
 // rosetta = true, as Lima's own yq and limayaml read it, has Rosetta with
 // binfmt and vmType vz.
 func TestRosettaCreate(t *testing.T) {

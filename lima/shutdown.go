@@ -12,13 +12,12 @@ import (
 )
 
 // guestShutdownWait is how long a guest gets to shut down cleanly before
-// it is killed: Lima's own QEMU driver waits 3 minutes too.
+// it is killed, as in Lima's QEMU driver.
 const guestShutdownWait = 3 * time.Minute
 
-// powerdown shuts down a guest whose QEMU runs without its host agent:
-// it presses the ACPI power button through QEMU's QMP socket, as Lima's
-// own driver does on `limactl stop`, and waits for QEMU to exit. The press
-// is repeated: one that arrives while the guest still boots is lost.
+// powerdown presses the ACPI power button of a QEMU that runs without its
+// host agent, as Lima's driver does, until QEMU exits; a press during boot
+// is lost, so it is repeated.
 func powerdown(ctx context.Context, instDir string, qemuPID int, within time.Duration) error {
 	sock := filepath.Join(instDir, "qmp.sock")
 	deadline := time.Now().Add(within)
@@ -42,9 +41,7 @@ func powerdown(ctx context.Context, instDir string, qemuPID int, within time.Dur
 	return nil
 }
 
-// qmp runs one QMP command: read the greeting, leave capabilities
-// negotiation, run the command, and wait for its return (events may come
-// first).
+// qmp runs one QMP command after the capabilities negotiation.
 func qmp(sock, command string) error {
 	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
 	if err != nil {

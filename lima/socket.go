@@ -6,20 +6,13 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 )
 
-// socketMarker is the second line of the provision script that gives
-// rootless Docker the usual socket path, so that a start can tell whether
-// an instance has it.
+// socketMarker marks the provision script of socketProvision.
 const socketMarker = "# pixi-lima docker.sock"
 
 // socketProvision makes /var/run/docker.sock in a rootless guest lead to
-// the engine's socket, /run/user/<uid>/docker.sock, for the containers
-// that mount it (Traefik, Portainer, CI runners, Testcontainers' Ryuk).
-// rootlesskit copies /run into dockerd's namespace when dockerd starts,
-// so the link must be there before: systemd-tmpfiles makes it early at
-// every boot, and a dockerd that started without it restarts once. The
-// system docker's socket, which would start a second, rootful engine at
-// that path, is turned off. {{.UID}} and {{.User}} are Lima's template
-// variables.
+// the engine's socket, for the containers that mount it. The link must
+// exist before dockerd starts, as rootlesskit copies /run then; the system
+// docker.socket, a second engine at that path, is turned off.
 func socketProvision() map[string]string {
 	script := `#!/bin/sh
 ` + socketMarker + `
@@ -51,10 +44,8 @@ func hasSocketLink(inst *store.Instance) bool {
 	return false
 }
 
-// dockerMode says how the instance runs Docker, as Lima's docker templates
-// tell by the socket they forward: /var/run/docker.sock when rootful,
-// /run/user/{{.UID}}/docker.sock when rootless. known is false for a
-// template that forwards neither.
+// dockerMode says whether the instance runs Docker rootful, by the socket
+// it forwards; known is false for a template that forwards none.
 func dockerMode(inst *store.Instance) (rootful, known bool) {
 	for _, f := range inst.Config.PortForwards {
 		if strings.HasSuffix(f.GuestSocket, "/docker.sock") {

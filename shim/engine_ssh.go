@@ -31,7 +31,9 @@ type sshEngine struct{ noVM }
 
 func newSSH(s *session, p *project) engine { return sshEngine{noVM{s, p}} }
 
-func (e sshEngine) docker() env.Overrides { return env.SSHEngineOverrides(e.p.paths, e.p.config.Engine) }
+func (e sshEngine) docker() env.Overrides {
+	return env.SSHEngineOverrides(e.p.paths, e.p.config.Engine)
+}
 
 func (e sshEngine) clients() (map[string]string, string) {
 	return env.ClientVars(e.p.config.Engine, false), ""

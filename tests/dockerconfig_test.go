@@ -17,7 +17,7 @@ import (
 
 // TestDockerConfig: the project's DOCKER_CONFIG (.pixi/docker) gives the
 // real docker CLI the user's CLI plugins and credential helpers from their
-// own ~/.docker, read-only and without a secret (issue 11). Against a real
+// own ~/.docker, read-only and without a secret. Against a real
 // dockerd, through the project's shim, as the test user with a sandboxed
 // HOME.
 func TestDockerConfig(t *testing.T) {

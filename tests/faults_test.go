@@ -1,9 +1,8 @@
 package tests
 
-// The fault suite of issue 5, the cases that need no VM boot (cases 1 and
-// 2 are steps of TestVM in vm_test.go, which share its VM). Each test names
-// the fault, checks what the user sees (message and exit code), and checks
-// that nothing is lost.
+// The faults that need no VM boot (those that do are steps of TestVM in
+// vm_test.go, which share its VM). Each test names the fault, checks what
+// the user sees (message and exit code), and checks that nothing is lost.
 //
 // Instances are made with the real limactl (`limactl-local create`) from a
 // small local disk image, never started. Where a test runs `pixi-lima init`
@@ -86,14 +85,14 @@ func wantFail(t *testing.T, what string, code int, stderr string, wantCode int, 
 	}
 }
 
-// Case 3: a host crash leaves ha.pid and sockets behind.
+// A host crash leaves ha.pid and sockets behind.
 func TestFaultStaleHostAgentState(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f3\"\n")
 	dir := faultInstance(t, p, "f3-docker")
 	diffdisk := inodeOf(t, filepath.Join(dir, "diffdisk"))
 
-	// 3a: ha.pid names a process that no longer exists. Lima itself
+	// ha.pid names a process that no longer exists. Lima itself
 	// treats the instance as Stopped and removes the stale pid file.
 	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("999999\n"), 0o644))
 	if st := statusMap(t, p); st["state"] != "Stopped" {
@@ -103,7 +102,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 		t.Errorf("dead ha.pid was not cleared by Lima: %v", err)
 	}
 
-	// 3b: after a reboot the pid is reused by another process (pid 1 here,
+	// After a reboot the pid is reused by another process (pid 1 here,
 	// alive and not Lima's) and ha.sock has no listener: Lima says Broken.
 	must(t, os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("1\n"), 0o644))
 	l, err := net.Listen("unix", filepath.Join(dir, "ha.sock"))
@@ -124,7 +123,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 		t.Errorf("doctor on a Broken VM: exit %d\n%s", code, stdout)
 	}
 
-	// 3c (issue 10.4): the pid now belongs to the user's own process whose
+	// The pid now belongs to the user's own process whose
 	// command line merely mentions lima (as `vim lima/x.go` would). It is
 	// not the instance's limactl or QEMU: stop must forget it, not kill it.
 	bystander := filepath.Join(p.Root, "lima", "editor")
@@ -174,7 +173,7 @@ func TestFaultStaleHostAgentState(t *testing.T) {
 	}
 }
 
-// Case 4: the project's path leaves no room for Lima's sockets.
+// The project's path leaves no room for Lima's sockets.
 func TestFaultSocketPathTooLong(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f4\"\n")
@@ -213,7 +212,7 @@ func TestFaultSocketPathTooLong(t *testing.T) {
 	}
 }
 
-// Case 5: bad settings are rejected before Lima runs, naming the key.
+// Bad settings are rejected before Lima runs, naming the key.
 func TestFaultBadSettings(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f5\"\n")
@@ -249,7 +248,7 @@ func TestFaultBadSettings(t *testing.T) {
 	}
 }
 
-// Case 6: docker, docker-compose, limactl or QEMU is not installed.
+// docker, docker-compose, limactl or QEMU is not installed.
 func TestFaultMissingTools(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f6\"\n\n[tool.pixi-lima]\nimage = \"img.qcow2\"\n")
@@ -262,9 +261,7 @@ func TestFaultMissingTools(t *testing.T) {
 	wantFail(t, "docker-compose", code, stderr, 127, "the real docker-compose is not on PATH", "hint: pixi add docker-compose")
 
 	// QEMU: limactl creates the instance (qemu-img is there), then
-	// pixi-lima stops before `limactl start`, naming the package. Without
-	// the check Lima's host agent dies with only
-	// `exec: "qemu-system-x86_64": executable file not found in $PATH` in ha.stderr.log.
+	// pixi-lima stops before `limactl start`, naming the package.
 	_, stderr, code = p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), noQEMUPath(t, p)))
 	t.Logf("init without qemu-system-x86_64:\n%s", stderr)
 	wantFail(t, "qemu", code, stderr, 127, "qemu-system-x86_64 is not on PATH: Lima needs it to run the VM",
@@ -289,7 +286,7 @@ func TestFaultMissingTools(t *testing.T) {
 	}
 }
 
-// Case 7: a wrapper named docker, found behind the shim, calls the shim back.
+// A wrapper named docker, found behind the shim, calls the shim back.
 func TestFaultWrapperLoop(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f7\"\n")
@@ -302,7 +299,7 @@ func TestFaultWrapperLoop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// Also with a setting to fix: a cheap call then execs the real tool
-	// without the project, and that exec must count as well (issue 10.6).
+	// without the project, and that exec must count as well.
 	for _, bad := range []string{"", "PIXI_LIMA_CPUS=banana"} {
 		cmd := replaceEnv(p.Command(p.Bin("docker"), "--version"), path)
 		if bad != "" {
@@ -319,11 +316,11 @@ func TestFaultWrapperLoop(t *testing.T) {
 	}
 }
 
-// Issue 10.1: an instance directory without lima.yaml (an interrupted
-// copy, a hand edit) is the user's disk, not a missing VM. A docker call
-// must not "create" over it, and the cleanup of that failed create must
-// not take the directory with it. Issue 10.8: a lima.yaml Lima cannot
-// parse is named, with the parse error.
+// An instance directory without lima.yaml (an interrupted copy, a hand
+// edit) is the user's disk, not a missing VM. A docker call must not
+// "create" over it, and the cleanup of that failed create must not take
+// the directory with it. A lima.yaml Lima cannot parse is named, with the
+// parse error.
 func TestFaultDamagedInstanceKept(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f1\"\n")
@@ -375,7 +372,7 @@ func TestFaultDamagedInstanceKept(t *testing.T) {
 	}
 }
 
-// Issue 10.8: a real tool that is there but cannot be run exits 126, as a
+// A real tool that is there but cannot be run exits 126, as a
 // shell does; 127 stays for "not found".
 func TestFaultToolNotExecutable(t *testing.T) {
 	s := requireSetup(t)
@@ -389,7 +386,7 @@ func TestFaultToolNotExecutable(t *testing.T) {
 	wantFail(t, "docker that cannot run", code, stderr, 126, "cannot run "+filepath.Join(bad, "docker"), "exec format error")
 }
 
-// Case 8: delete without confirmation, with a named volume holding data.
+// delete without confirmation, with a named volume holding data.
 func TestFaultDeleteRefusesWithoutTerminal(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f8\"\n")
@@ -416,7 +413,7 @@ func TestFaultDeleteRefusesWithoutTerminal(t *testing.T) {
 	}
 }
 
-// Case 9: the disk fills up while `init` creates the VM.
+// The disk fills up while `init` creates the VM.
 func TestFaultDiskFullDuringInit(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"f9\"\n\n[tool.pixi-lima]\nimage = \"big.img\"\n")
@@ -452,7 +449,7 @@ func TestFaultDiskFullDuringInit(t *testing.T) {
 	}
 }
 
-// Case 10: two repos used alternately from one shell.
+// Two repos used alternately from one shell.
 func TestFaultTwoReposOneShell(t *testing.T) {
 	s := requireSetup(t)
 	a := newProject(t, s, "[workspace]\nname = \"fa\"\n")
@@ -478,7 +475,7 @@ func TestFaultTwoReposOneShell(t *testing.T) {
 	}
 }
 
-// Case 11: a docker socket file that exists but answers nothing.
+// A docker socket file that exists but answers nothing.
 func TestFaultStaleDockerSocket(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"fs\"\n")
@@ -535,7 +532,7 @@ func TestFaultStaleDockerSocket(t *testing.T) {
 	})
 }
 
-// Case 12: unknown subcommands and flags.
+// Unknown subcommands and flags.
 func TestFaultUsageErrors(t *testing.T) {
 	s := requireSetup(t)
 	p := newProject(t, s, "[workspace]\nname = \"fu\"\n")

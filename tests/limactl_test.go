@@ -190,7 +190,7 @@ func TestInitCreateFailureCleansUp(t *testing.T) {
 	if code != 1 || stdout != "" {
 		t.Errorf("init: exit %d (want 1), stdout %q\nstderr:\n%s", code, stdout, stderr)
 	}
-	// Nothing is left to stop after a failed create (issue 10.8).
+	// Nothing is left to stop after a failed create.
 	if strings.Contains(stderr, "pixi-lima stop") || !strings.Contains(stderr, "hint: pixi-lima doctor shows what is wrong; fix it") {
 		t.Errorf("the hint after a failed create:\n%s", stderr)
 	}
@@ -357,8 +357,8 @@ func asJSON(v any) string {
 	return string(b)
 }
 
-// TestSettingsDrift (issue 10.7): settings changed after the VM exists are
-// no longer silently ignored. On an instance the real limactl made with
+// TestSettingsDrift: settings changed after the VM exists are said, not
+// silently ignored. On an instance the real limactl made with
 // pixi-lima's own expression, a new mount shows as applied at the next
 // start, a new vm-type as needing a new VM; status, doctor and the start
 // itself say so, once, on stderr.

@@ -24,7 +24,7 @@ import (
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
-// TestVM is the end-to-end proof (issue 3): install.sh, then a real Lima VM
+// TestVM is the end-to-end proof: install.sh, then a real Lima VM
 // booted by pixi-lima under QEMU from the offline guest image, Docker in the
 // guest answering through the forwarded socket, the real docker CLI and
 // Compose v2 through the shim, stop, start on demand, concurrent first
@@ -47,8 +47,8 @@ template = "e2e.yaml"
 `)
 	// The project's template is the offline guest plus one fault: on its
 	// first boot a copyToHost rule fails, so Lima really ends the start
-	// "degraded" (as v1.2.2 often does on slow cold boots when the guest
-	// agent comes up late). pixi-lima must recover by itself.
+	// "degraded" (as Lima can on a slow cold boot when the guest agent
+	// comes up late). pixi-lima must recover by itself.
 	writeFile(t, p, "e2e.yaml", fmt.Sprintf(`base:
 - %s
 provision:
@@ -160,7 +160,7 @@ copyToHost:
 			t.Errorf("a container's exit 42 came back as %d", code)
 		}
 		// What the recovery from the degraded start is for: Lima's guest
-		// agent runs, so a published port reaches the host (issue 10).
+		// agent runs, so a published port reaches the host.
 		publishedPortAnswers(t, p, "127.0.0.1:18080", "127.0.0.1:18080")
 		// Published on all interfaces, Lima forwards it to the host's
 		// loopback only (its default portForwards rule, hostIP 127.0.0.1):
@@ -296,12 +296,12 @@ volumes:
 		// checks that it comes back with the VM.
 	})
 
-	// Issue 10.7 and 10.9 share this step's boot: a mount added to the
-	// settings of an existing VM, and the project reached through a
-	// symlink (as /tmp is on macOS), are both mounted by the next start.
+	// One boot for both: a mount added to the settings of an existing VM,
+	// and the project reached through a symlink (as /tmp is on macOS), are
+	// both mounted by the next start.
 	extra := userDir(t, p, "plx")
 	writeFileAt(t, p, filepath.Join(extra, "hello"), "from the extra mount\n")
-	// Issue 11.4: mounts relative to the project, one read-only, one writable.
+	// Mounts relative to the project, one read-only, one writable.
 	roDir, rwDir := userDir(t, p, "plro"), userDir(t, p, "plrw")
 	mountsTOML := fmt.Sprintf("mounts = [%q, %q, %q]\n", extra, "../"+filepath.Base(roDir), "../"+filepath.Base(rwDir)+":w")
 	link := filepath.Join(os.TempDir(), "plk"+filepath.Base(p.Root))
@@ -386,7 +386,7 @@ volumes:
 		}
 	})
 
-	// Issue 10.3: the host agent dies while QEMU runs (Lima says Broken).
+	// The host agent dies while QEMU runs (Lima says Broken).
 	// The next docker call must shut the guest down cleanly, not SIGKILL it.
 	manifest := func(more string) string {
 		return "[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = \"e2e.yaml\"\n" + mountsTOML + more
@@ -416,7 +416,7 @@ volumes:
 		}
 	})
 
-	// Issue 13.2: what a container wrote and left behind goes back to the
+	// What a container wrote and left behind goes back to the
 	// host: prune removes it in Docker, then the guest trims its disk.
 	t.Run("prune gives a removed container's data back to the host; volumes stay", func(t *testing.T) {
 		p.MustRun(t, p.Command(docker, "run", "--name", "fat", "e2e-busybox",
@@ -549,7 +549,7 @@ print(docker.from_env(timeout=1200).containers.run("e2e-busybox", ["echo", "woke
 		}
 	})
 
-	// Issue 11.4: restart applies changed resources; the guest's own kernel
+	// Restart applies changed resources; the guest's own kernel
 	// says so. The next step's start goes back to the defaults.
 	t.Run("restart applies changed cpus and memory", func(t *testing.T) {
 		guest := func() (cpus int, memKiB int) {
@@ -719,7 +719,7 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		}
 	})
 
-	// Fault suite, case 2: SIGKILL in the middle of a boot, of the shim and
+	// SIGKILL in the middle of a boot, of the shim and
 	// of Lima's host agent. The next call recovers; the disk and the named
 	// volume are the same as before.
 	t.Run("SIGKILL of the shim mid-boot", func(t *testing.T) {

@@ -1,5 +1,5 @@
-// Command floor is the benchmarks' design floor for the docker shim, as
-// issue 6 defines it: a minimal Go program that asks the engine on
+// Command floor is the benchmarks' design floor for the docker shim:
+// a minimal Go program that asks the engine on
 // DOCKER_HOST's socket for GET /_ping (with package net, as such a program
 // is usually written) and then execs the real docker with the environment
 // unchanged. It finds no project, reads no settings and builds no

@@ -1,5 +1,5 @@
-// Package atomicfile replaces files so that a reader, or the machine after
-// a crash, finds the old content or the new, never a part of either.
+// Package atomicfile replaces a file atomically: a reader, or the machine
+// after a crash, finds the old content or the new, never a part of either.
 package atomicfile
 
 import (
@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 )
 
-// WriteFile replaces path with data and mode perm (umask does not apply):
-// written to a temporary file beside it, flushed to disk, renamed over
-// path, and the directory flushed so that the rename is on disk too. On an
-// error path is as it was and no temporary file is left. A symlink at path
-// is replaced, not followed.
+// WriteFile replaces path, a symlink included, with data and mode perm
+// (umask does not apply). On an error path is as it was and no temporary
+// file is left.
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
@@ -33,9 +31,8 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
-// SyncDir flushes dir's entries, such as a rename into it, to disk. It is
-// best effort: the change is made either way, and some file systems refuse
-// to sync a directory.
+// SyncDir flushes dir's entries, such as a rename into it, to disk; best
+// effort, as some file systems refuse to sync a directory.
 func SyncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

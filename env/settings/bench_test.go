@@ -34,9 +34,8 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-// FuzzNameCharsLikeLima holds the hand-written name check (it replaced a
-// package-level regexp that ran in every process) to Lima's own rule. Lima
-// also caps names at 76 bytes; validName checks the characters only.
+// FuzzNameCharsLikeLima holds the hand-written name check to Lima's own
+// rule. validName checks the characters only, not Lima's length cap.
 func FuzzNameCharsLikeLima(f *testing.F) {
 	for _, s := range []string{"", "a", "demo-docker", "a.b_c-d", "-a", "a-", "a--b", "a..b", "a_.b",
 		"A9", "ä", "a b", "a/b", ".", "x-docker\n", strings.Repeat("ab-", 20) + "z"} {

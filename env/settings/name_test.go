@@ -11,8 +11,8 @@ import (
 	"github.com/pixi-lima/pixi-lima/env"
 )
 
-// The example: a 9-letter user's Developer folder on macOS is 43
-// characters, one too many for company-platform-docker's sockets.
+// A 9-letter user's Developer folder on macOS is 43 characters, one too
+// many for company-platform-docker's sockets.
 const deepMac = "/Users/abcdefghi/Developer/company-platform"
 
 func TestDefaultNameFallsBackOnMacOS(t *testing.T) {

@@ -34,11 +34,8 @@ const (
 )
 
 // DefaultIdleStop is how long the engine may sit idle before its VM powers
-// off. Docker Desktop's Resource Saver waits 5 minutes, but its VM serves
-// every project; a per-repository VM is paused over by a coffee break more
-// than by a day's end, and a start costs seconds with vz, minutes under
-// emulation. A quarter of an hour frees the 2 GiB of each forgotten VM
-// without taxing a developer who only paused.
+// off: long enough for a coffee break, since a start can take minutes under
+// emulation, short enough to free a forgotten VM's memory.
 const DefaultIdleStop = 15 * time.Minute
 
 // Engine selects where docker's engine runs.
@@ -76,14 +73,11 @@ type Config struct {
 	// InheritDockerConfig gives the project's DOCKER_CONFIG the user's CLI
 	// plugin directories and credential helper names (never their secrets).
 	InheritDockerConfig bool
-	// RootAliases are the other paths this call reaches the project by (a
-	// symlink, macOS's /tmp for /private/tmp; see env.Aliases). Not a
-	// setting: docker sends bind-mount paths as the user typed them, so
-	// the guest mounts the project at these paths too.
+	// RootAliases are not a setting but env.Aliases: the guest mounts the
+	// project at these paths too.
 	RootAliases []string
-	// MissingMounts are the extra mounts configured that do not exist on
-	// this machine (a shared pixi.toml's ~/datasets): they are not in
-	// Mounts, so the VM is created and started without them, and says so.
+	// MissingMounts are configured mounts that do not exist on this machine;
+	// they are left out of Mounts so that the VM starts without them.
 	MissingMounts []string
 	// NameNote says why Name is not the workspace's, for the caller to
 	// say (on its stderr) while that VM does not exist; "" when it is.
@@ -151,10 +145,9 @@ func Keys() []string {
 	return keys
 }
 
-// Load reads [tool.pixi-lima] from the manifest at root (pixi.toml,
-// or pyproject.toml: env.ManifestPath), applies the PIXI_LIMA_* overrides,
-// and fills defaults. Every value is checked here, before Lima runs; a
-// manifest that cannot be read is a project problem like a bad value.
+// Load reads [tool.pixi-lima] from the manifest at root (env.ManifestPath),
+// applies the PIXI_LIMA_* overrides and fills defaults. Every value is
+// checked here, before Lima runs.
 func Load(root string, getenv func(string) string) (Config, error) {
 	path := env.ManifestPath(root)
 	if path == "" {
@@ -176,8 +169,7 @@ func Parse(root string, manifest []byte, getenv func(string) string) (Config, er
 	return parseConfig(root, env.Manifest, manifest, getenv)
 }
 
-// parseConfig is Parse on the bytes of file, pixi.toml or
-// pyproject.toml, which the errors name.
+// parseConfig is Parse on the bytes of file, which the errors name.
 func parseConfig(root, file string, manifest []byte, getenv func(string) string) (Config, error) {
 	type named struct{ Name string }
 	var doc struct {
@@ -194,9 +186,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 	if err := toml.Unmarshal(manifest, &doc); err != nil {
 		return Config{}, &Error{Source: file, Msg: "not valid TOML: " + err.Error()}
 	}
-	// Each file has only its own tables, so one order serves both: pixi.toml
-	// names the workspace in [workspace] (or [project]), pyproject.toml in
-	// [tool.pixi.workspace] (or [tool.pixi.project]), else in [project].
+	// Each file has only its own tables, so one order serves both.
 	workspace := cmp.Or(doc.Workspace.Name, doc.Tool.Pixi.Workspace.Name, doc.Tool.Pixi.Project.Name,
 		doc.Project.Name, filepath.Base(root))
 	c := Config{
@@ -304,13 +294,8 @@ func InstanceName(workspace string) string {
 const ShortName = "docker"
 
 // defaultName is the instance name of a workspace that sets none:
-// InstanceName(workspace) when Lima's longest socket under root fits (on
-// macOS, 103 bytes: /Users/<9 letters>/Developer/company-platform with
-// company-platform-docker does not), or when an instance of that name
-// exists already, so it is never lost. Otherwise ShortName, with a note
-// to say so while that instance does not exist yet, i.e. until it is
-// created. When even ShortName does not fit, creating it is refused
-// (env.CheckSocketBudget) with the longest project path that fits.
+// InstanceName(workspace) when its sockets fit or it exists already (an
+// instance is never lost), else ShortName with a note saying why.
 func defaultName(root, workspace, goos string) (name, note string) {
 	name = InstanceName(workspace)
 	paths := env.NewPaths(root)
@@ -353,11 +338,9 @@ func setEngine(c *Config, v any, _ string) error {
 	return nil
 }
 
-// badSSH says what is wrong with an ssh:// engine URL, "" when nothing.
-// It takes only what docker's ssh helper turns into ssh's -l and -p and
-// its host argument: a path would be the remote socket, which docker
-// allows but the project's engine does not need, and a value that starts
-// with "-" could read as an option to the ssh that doctor runs.
+// badSSH says what is wrong with an ssh:// engine URL, "" when nothing. It
+// takes only user, host and port: a value starting with "-" could read as
+// an option to the ssh that doctor runs.
 func badSSH(s string) string {
 	if !strings.HasPrefix(s, EngineSSH+"://") {
 		return "not an ssh:// URL"

@@ -1,5 +1,6 @@
 // Package listeners finds the processes that listen on TCP ports of this
-// host, as far as this user may see them.
+// host, as far as this user may see them: /proc on Linux, lsof on macOS.
+// It only reads, and knows nothing of Lima.
 package listeners
 
 import "net/netip"

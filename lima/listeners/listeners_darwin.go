@@ -8,9 +8,8 @@ import (
 	"time"
 )
 
-// TCP lists the sockets that listen on any of ports, as lsof sees them:
-// this user's only, as macOS shows no other user's open files. first is
-// for Linux's sake.
+// TCP lists this user's sockets that listen on any of ports, as lsof sees
+// them; first is for Linux's sake.
 func TCP(ports []uint16, first ...int) []Listener {
 	if len(ports) == 0 {
 		return nil

@@ -6,11 +6,9 @@ import (
 	"strings"
 )
 
-// TCP lists the sockets that listen on any of ports. It looks for their
-// processes among first, then, for sockets still unaccounted for, among
-// all processes: a socket's inode is in /proc/net/tcp{,6}, and its owner
-// holds an fd that links to socket:[inode]; /proc/<pid>/fd is readable
-// for this user's processes only.
+// TCP lists the sockets that listen on any of ports, looking for the
+// owner of each socket's inode among first, then among all processes
+// whose /proc/<pid>/fd this user may read.
 func TCP(ports []uint16, first ...int) []Listener {
 	want := make(map[uint16]bool, len(ports))
 	for _, p := range ports {

@@ -19,10 +19,8 @@ type socket struct {
 // stateListen is TCP_LISTEN in the st column of /proc/net/tcp.
 const stateListen = "0A"
 
-// parseProcNet reads /proc/net/tcp or /proc/net/tcp6 and returns the
-// listening sockets on ports. The kernel prints an address as the 32-bit
-// words it stores in network order, each in this host's byte order, and
-// the port in hex.
+// parseProcNet returns the sockets of /proc/net/tcp{,6} listening on ports.
+// The kernel prints each 32-bit word of an address in host byte order.
 func parseProcNet(b []byte, ports map[uint16]bool) []socket {
 	var found []socket
 	sc := bufio.NewScanner(bytes.NewReader(b))

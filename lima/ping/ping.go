@@ -1,9 +1,7 @@
 // Package ping asks a Docker engine on a unix socket whether it answers.
-//
-// It talks to the socket with bare system calls, not package net, and
-// imports nothing that the Go linker orders late, because pixi-lima's fast
-// path (package fastpath) calls it from an init function that must run
-// before Lima's packages initialize.
+// It uses bare system calls and must import nothing the linker initializes
+// late, not even package net: shim/fastpath calls it from an init function
+// that runs before Lima's packages initialize.
 package ping
 
 import (
@@ -12,10 +10,8 @@ import (
 	"time"
 )
 
-// Engine reports whether a Docker engine answers on the unix socket. A
-// socket file alone proves nothing: after a crash it can remain with no
-// listener, and Lima's forwarder accepts connections even when the guest
-// is gone. So ask the engine itself (GET /_ping) and require an HTTP 200.
+// Engine reports whether a Docker engine answers GET /_ping with a 200 on
+// the socket: Lima's forwarder accepts connections even when the guest is gone.
 func Engine(socket string, timeout time.Duration) bool {
 	syscall.ForkLock.RLock()
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
@@ -44,7 +40,6 @@ func Engine(socket string, timeout time.Duration) bool {
 		}
 		request = request[n:]
 	}
-	// The status line is all we need: "HTTP/1.1 200 OK\r\n".
 	var status []byte
 	buf := make([]byte, 64)
 	for !bytes.Contains(status, []byte("\n")) && len(status) < 256 {

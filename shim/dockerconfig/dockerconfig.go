@@ -1,16 +1,7 @@
-// Package dockerconfig keeps a project's docker client config in step with
-// the user's.
-//
-// pixi-lima runs docker with DOCKER_CONFIG=<root>/.pixi/docker, so that a
-// project's logins and contexts stay in the project. That also hides what
-// the user set up once for every docker: CLI plugins (~/.docker/cli-plugins,
-// Homebrew's and Docker Desktop's) and credential helpers (the macOS
-// keychain). Sync writes into the project's config.json the three keys that
-// point docker back at them, cliPluginsExtraDirs, credsStore and
-// credHelpers (only the helpers that are on PATH), and links the
-// docker-buildx of the project's environment as a plugin. The user's
-// config is only ever read: nothing is written there, and nothing else of
-// it (auths, the secrets) is copied.
+// Package dockerconfig keeps the project's docker client config (.pixi/docker)
+// in step with the user's: their CLI plugin directories and credential
+// helpers, and a docker-buildx plugin link. It writes only in .pixi; the
+// user's config is only read, and nothing else of it (auths) is copied.
 package dockerconfig
 
 import (
@@ -31,16 +22,11 @@ import (
 )
 
 // UserVar carries the user's docker config directory, as UserDir found it,
-// to the calls docker makes back into the shim (`docker compose` runs the
-// plugin link with the project's DOCKER_CONFIG): they inherit from the same
-// place, and share the fast path's record.
+// to the calls docker makes back into the shim under the project's config.
 const UserVar = "PIXI_LIMA_USER_DOCKER_CONFIG"
 
 // SystemPluginDirs are where docker's CLI plugins are installed outside any
-// config directory, in the order they are searched: Homebrew on Apple
-// silicon and on Intel, Docker Desktop, then docker's own Linux defaults
-// (docker/cli cli-plugins/manager/manager_unix.go). Only those that exist
-// are listed.
+// config directory, in search order; only those that exist are listed.
 var SystemPluginDirs = []string{
 	"/opt/homebrew/lib/docker/cli-plugins",
 	"/usr/local/lib/docker/cli-plugins",
@@ -49,8 +35,7 @@ var SystemPluginDirs = []string{
 	"/usr/lib/docker/cli-plugins",
 }
 
-// The keys of config.json that Sync manages; every other key is the
-// project's own and kept as it is.
+// The keys of config.json that Sync manages; it keeps every other as it is.
 const (
 	keyPluginDirs  = "cliPluginsExtraDirs"
 	keyCredsStore  = "credsStore"
@@ -66,10 +51,8 @@ const MemoryFile = "pixi-lima-inherited.json"
 // buildx is the plugin conda-forge's docker-buildx ships only as a binary.
 const buildx = "docker-buildx"
 
-// UserDir is the docker config directory the user's own docker uses: the
-// caller's DOCKER_CONFIG unless it is a project's (docker passes ours to
-// the plugins it runs), else what the shim before found (UserVar), else
-// ~/.docker. "" when there is none to read.
+// UserDir is the docker config directory the user's own docker uses, ""
+// when there is none; a project's DOCKER_CONFIG is never it.
 func UserDir(getenv func(string) string) string {
 	if dir := getenv("DOCKER_CONFIG"); dir != "" && !IsProjectDir(dir) {
 		return filepath.Clean(dir)
@@ -83,21 +66,15 @@ func UserDir(getenv func(string) string) string {
 	return ""
 }
 
-// IsProjectDir says whether dir is a project's DOCKER_CONFIG
-// (env.Paths.DockerConfig), which is never the user's.
+// IsProjectDir says whether dir is a project's DOCKER_CONFIG.
 func IsProjectDir(dir string) bool {
 	return strings.HasSuffix(filepath.Clean(dir), "/.pixi/docker")
 }
 
-// Sync brings the project's docker client config in step with the user's
-// (see the package comment), in the caller's environment (DOCKER_CONFIG,
-// HOME, PATH). With inherit false it removes what it inherited before and
-// inherits nothing; the buildx link stays, being the project's own. It
-// writes only what changed, and a problem with one part does not stop the
-// others: the error lists them all. It also tells, once per helper, of
-// the user's credential helpers it left out because they are not on PATH
-// (a *MissingHelperError each). In a project without .pixi it does
-// nothing.
+// Sync brings the project's docker client config in step with the user's;
+// with inherit false it removes what it inherited. It writes only what
+// changed, and its error lists every part that failed, with a
+// *MissingHelperError once for each helper left out for not being on PATH.
 func Sync(p env.Paths, getenv func(string) string, inherit bool) error {
 	return options{
 		dir:        p.DockerConfig,
@@ -119,9 +96,7 @@ type options struct {
 	systemDirs []string
 }
 
-// memory is MemoryFile: the managed values config.json holds as Sync set
-// them, the target of the buildx link Sync made, and the credential
-// helpers the user was told are missing.
+// memory is MemoryFile's content.
 type memory struct {
 	Keys   map[string]json.RawMessage `json:"keys,omitempty"`
 	Buildx string                     `json:"buildx,omitempty"`
@@ -129,17 +104,13 @@ type memory struct {
 }
 
 func (o options) sync() error {
-	// A project without .pixi has no pixi-lima installed (the shim was run
-	// from elsewhere, a cheap call such as docker --version): create
-	// nothing there. Docker creates the directory if it needs it.
+	// Without .pixi, pixi-lima is not installed here: create nothing.
 	if _, err := os.Stat(filepath.Dir(o.dir)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Join(o.dir, "cli-plugins"), 0o755); err != nil {
 		return err
 	}
-	// Several shims may run at once (docker compose up in two shells, a
-	// build's plugin calls): one at a time reads and writes these files.
 	unlock, err := lockDir(o.dir)
 	if err != nil {
 		return fmt.Errorf("cannot lock %s: %w", o.dir, err)
@@ -149,8 +120,7 @@ func (o options) sync() error {
 	var last memory
 	memFile := filepath.Join(o.dir, MemoryFile)
 	if data, err := os.ReadFile(memFile); err == nil {
-		// A damaged record counts as none: a value equal to the one to
-		// inherit is ours again (merge), so nothing is lost but a removal.
+		// A damaged record counts as none, which loses at most a removal.
 		_ = json.Unmarshal(data, &last)
 	}
 	var errs []error
@@ -184,8 +154,7 @@ func (o options) sync() error {
 }
 
 // syncConfig merges the inherited values into the project's config.json
-// and returns the managed values it now holds as Sync set them, and the
-// user's credential helpers it left out that docker would have used.
+// and returns what it now holds as Sync set it, and the helpers left out.
 func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.RawMessage, []*MissingHelperError, error) {
 	want, missing, err := o.inherited()
 	if err != nil {
@@ -221,8 +190,7 @@ func (o options) syncConfig(last map[string]json.RawMessage) (map[string]json.Ra
 }
 
 // inherited returns the managed values the project's config should hold,
-// read from the user's config, and the user's credential helpers that are
-// not on PATH, which it leaves out; none when inheriting is off.
+// and the user's credential helpers left out for not being on PATH.
 func (o options) inherited() (map[string]json.RawMessage, []*MissingHelperError, error) {
 	want := map[string]json.RawMessage{}
 	if !o.inherit {
@@ -247,9 +215,7 @@ func (o options) inherited() (map[string]json.RawMessage, []*MissingHelperError,
 		}
 		dirs = append(dirs, filepath.Join(o.userDir, "cli-plugins"))
 	}
-	// Docker searches cliPluginsExtraDirs first and runs the first plugin
-	// of a name it finds (cli-plugins/manager getPluginDirs): the project's
-	// own plugins (its Compose link, its buildx) come before the user's.
+	// Docker runs the first plugin of a name it finds: the project's first.
 	dirs = append([]string{filepath.Join(o.dir, "cli-plugins")}, dirs...)
 	dirs = append(dirs, user.CLIPluginsExtraDirs...)
 	for _, dir := range o.systemDirs {
@@ -263,8 +229,7 @@ func (o options) inherited() (map[string]json.RawMessage, []*MissingHelperError,
 		}
 	}
 	set(keyPluginDirs, dedupe(dirs))
-	// A helper docker cannot run fails every login and pull it is asked
-	// for; without it docker keeps the credentials in config.json.
+	// A helper docker cannot run would fail every login and pull.
 	missing := map[string]*MissingHelperError{}
 	miss := func(helper, registry string) {
 		m := missing[helper]
@@ -343,10 +308,8 @@ func (e *MissingHelperError) Error() string {
 		helperPrefix, e.Helper, what, where, strings.Join(remove, " and "), from, e.UserConfig)
 }
 
-// relevant keeps the missing helpers docker would have used: not the
-// user's credsStore where the project's config has one of its own, nor
-// their credHelpers where it has its own (keys merge left alone). It fills
-// in where docker keeps those credentials instead.
+// relevant keeps the missing helpers docker would have used, not those the
+// project's own values override, and fills in where the credentials go.
 func relevant(missing []*MissingHelperError, doc, owned map[string]json.RawMessage, file string) []*MissingHelperError {
 	_, ownStore := doc[keyCredsStore] // the project's own where the user's is missing
 	_, helpers := doc[keyCredHelpers]
@@ -372,11 +335,9 @@ func relevant(missing []*MissingHelperError, doc, owned map[string]json.RawMessa
 	return out
 }
 
-// merge sets each managed key of doc to its value in want, or removes it
-// when want has none, unless the user wrote their own value there: one
-// that is neither what Sync wrote last (last) nor the one it would write
-// now. It returns the managed values doc holds as Sync set them, and
-// whether doc changed. Other keys are never touched.
+// merge sets each managed key of doc to its value in want, or removes it,
+// unless the user wrote a value that is neither last nor want's. It returns
+// the managed values doc holds as Sync set them, and whether doc changed.
 func merge(doc, last, want map[string]json.RawMessage) (owned map[string]json.RawMessage, changed bool) {
 	owned = map[string]json.RawMessage{}
 	for _, key := range managed {
@@ -399,8 +360,7 @@ func merge(doc, last, want map[string]json.RawMessage) (owned map[string]json.Ra
 	return owned, changed
 }
 
-// same says whether two JSON values are equal, however they are spaced and
-// their object keys ordered (docker rewrites the file on `docker login`).
+// same says whether two JSON values are equal, however spaced and ordered.
 func same(a, b json.RawMessage) bool {
 	if a == nil || b == nil {
 		return false
@@ -443,12 +403,9 @@ func dedupe(dirs []string) []string {
 	return out
 }
 
-// syncBuildx links cli-plugins/docker-buildx to the docker-buildx on PATH:
-// conda-forge's package installs only bin/docker-buildx, so docker would
-// not find it as a plugin. It replaces or removes the link it made (last)
-// when that one changed or went away, and never touches anything else
-// there (install.sh's docker-compose link, a plugin the user put there).
-// It returns the link's target when the link is Sync's.
+// syncBuildx links cli-plugins/docker-buildx to the docker-buildx on PATH,
+// which conda-forge ships only as a binary. It changes only the link it
+// made (last), and returns the link's target when the link is Sync's.
 func (o options) syncBuildx(last string) (string, error) {
 	link := filepath.Join(o.dir, "cli-plugins", buildx)
 	found := o.findBuildx()
@@ -480,8 +437,7 @@ func (o options) syncBuildx(last string) (string, error) {
 			return "", nil
 		}
 	}
-	// A new link under a name docker skips (no docker- prefix), renamed
-	// over the old: docker never sees the plugin missing.
+	// Renamed over the old, from a name docker skips.
 	tmp := filepath.Join(o.dir, "cli-plugins", fmt.Sprintf(".%s.%d", buildx, os.Getpid()))
 	os.Remove(tmp)
 	if err := os.Symlink(found, tmp); err != nil {
@@ -508,8 +464,7 @@ func (o options) findBuildx() string {
 }
 
 // lookPath is the first executable name in PATH's absolute directories
-// outside skip; "" for none. A relative one would depend on the directory
-// docker runs in, and Go's os/exec, docker's, refuses it (exec.ErrDot).
+// outside skip; "" for none. Go's os/exec refuses relative ones.
 func (o options) lookPath(name string, skip []os.FileInfo) string {
 	for _, dir := range filepath.SplitList(o.path) {
 		if !filepath.IsAbs(dir) {
@@ -536,8 +491,8 @@ func sameAny(info os.FileInfo, list []os.FileInfo) bool {
 	return false
 }
 
-// lockDir takes an exclusive flock on dir itself (as Lima's
-// pkg/lockutil.WithDirLock does), so no lock file is left behind.
+// lockDir takes an exclusive flock on dir itself, as Lima's
+// pkg/lockutil.WithDirLock does, so that concurrent shims take turns.
 func lockDir(dir string) (unlock func(), err error) {
 	f, err := os.Open(dir)
 	if err != nil {

@@ -1,23 +1,7 @@
-// Package fastpath turns a docker or docker-compose call into the real
-// tool before the rest of pixi-lima, and Lima's packages with it,
-// initialize.
-//
-// Go runs every linked package's init before main. pixi-lima links Lima's
-// pkg/store for its slow path, and with it some 120 packages (yq, YAML,
-// go-cmp, crypto, …) whose init costs more than the rest of a docker call
-// through the shim (bench/results.md). A call whose engine already answers
-// needs none of them. The linker orders inits by dependency and, among
-// packages that are ready, by import path (the Go spec, "Package
-// initialization"), so this package imports only packages the runtime
-// readies first (os, syscall, bytes, hash/fnv, path, time) and its init runs
-// about 20th, before all of Lima's. tests/fastpath_test.go checks that.
-//
-// The fast path cannot read the project's settings here: a TOML parser
-// would order this package late. So the full path saves a Record of what
-// it worked out, keyed by everything that went into it. When the key
-// matches and the engine answers, init execs the real tool with the
-// recorded environment. Anything else, and init returns: main does the
-// whole job, reports any error, and saves a fresh record.
+// Package fastpath execs docker or docker-compose from an init function
+// when the Record the full path saved still matches and the engine answers.
+// It must import as little as possible: the inits of Lima's packages cost
+// more than the rest of the call, and this one must run before them.
 package fastpath
 
 import (
@@ -29,23 +13,19 @@ import (
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 )
 
-// The names that have a fast path, as install.sh links them.
 const (
 	docker  = "docker"
 	compose = "docker-compose"
 )
 
-// DepthVar counts how many pixi-lima shims are between the user and the
-// real tool. Two wrappers that find each other would loop forever; the
-// counter stops them (as rustup's RUST_RECURSION_COUNT does). `docker
-// compose` passes the shim twice: docker, then the plugin link.
+// DepthVar counts the pixi-lima shims between the user and the real tool,
+// so that two wrappers that find each other cannot loop.
 const (
 	DepthVar = "PIXI_LIMA_SHIM_DEPTH"
 	MaxDepth = 8
 )
 
-// forceArg0Var lets tests run the binary under any name; those calls take
-// the full path.
+// forceArg0Var lets tests run the binary under any name, on the full path.
 const forceArg0Var = "PIXI_LIMA_FORCE_ARG0"
 
 func init() {
@@ -53,18 +33,12 @@ func init() {
 	if !ok {
 		return
 	}
-	// syscall.Exec is what golang.org/x/sys/unix.Exec calls; importing
-	// x/sys/unix here would order this init after ~55 other packages'.
+	// Not x/sys/unix, which would order this init late.
 	_ = syscall.Exec(real, argv, environ)
-	// The exec failed (the tool went away?): the full path says why.
 }
 
-// plan returns what to exec when this call can skip the full path: the
-// name is docker or docker-compose, a record for this binary, the
-// manifest and these settings exists, the depth guard allows it, $PWD
-// reaches the project by a path the VM mounts and is in no other
-// workspace not yet warned about, the real tool is on PATH
-// and the recorded engine answers.
+// plan returns what to exec when this call can skip the full path; any
+// doubt leaves the call to the full path, which says what is wrong.
 func plan(args, environ []string) (real string, argv, env []string, ok bool) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -115,8 +89,7 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	return real, argv, rec.environ(environ, depth+1), true
 }
 
-// rootOf returns X when exe is X/.pixi/…: the workspace whose .pixi holds
-// the binary, as env.FindRoot decides first. Other calls take the full path.
+// rootOf returns X when exe is X/.pixi/…, as env.FindRoot decides first.
 func rootOf(exe string) (string, bool) {
 	i := bytes.LastIndex([]byte(exe), []byte("/.pixi/"))
 	if i <= 0 {

@@ -2,10 +2,8 @@ package fastpath
 
 import "os"
 
-// FindReal walks PATH for name and returns the first candidate that is not
-// a pixi-lima shim: not our own executable (the same file, through any
-// symlink or hard link), nor another repo's copy of pixi-lima. A second
-// repo's shim earlier on PATH must not steer this repo's docker.
+// FindReal walks PATH for name and returns the first candidate that is
+// neither self, through any link, nor another repo's pixi-lima.
 func FindReal(name, path string, self os.FileInfo) (string, bool) {
 	for len(path) > 0 {
 		dir, rest, _ := cut(path, os.PathListSeparator)
@@ -31,12 +29,10 @@ func FindReal(name, path string, self os.FileInfo) (string, bool) {
 	return "", false
 }
 
-// IsPixiLima recognises another build of pixi-lima by the name its links
-// resolve to, the way install.sh lays it out.
+// IsPixiLima recognises a build of pixi-lima by the name its links resolve to.
 func IsPixiLima(path string) bool {
 	linked := false
-	// Follow the links at the end of path as the kernel does (at most 40):
-	// the file's own name is the last link's target's.
+	// As the kernel does, at most 40 links.
 	for i := 0; i < 40; i++ {
 		target, err := os.Readlink(path)
 		if err != nil {

@@ -14,16 +14,13 @@ type Record struct {
 	Socket string   // the engine to ping first; "" for the host's own engine
 	Set    []string // KEY=VALUE pairs that replace the user's, in order
 	Unset  []string // keys removed from the user's environment
-	// Mounted are the paths the VM mounts the project at (see
-	// env.Aliases): a call whose $PWD reaches the project by another path
-	// takes the full path, which says what that means for bind mounts.
+	// Mounted are the paths the VM mounts the project at; a $PWD outside
+	// them takes the full path, which warns about bind mounts.
 	Mounted []string
-	// Elsewhere are the other pixi workspaces already warned about (see
-	// the shim's warnElsewhere): calls from them may take the fast path.
+	// Elsewhere are the other pixi workspaces already warned about.
 	Elsewhere []string
-	// PortLog is the VM's host agent log, and PortLogSize its size when
-	// the full path last looked in it for port clashes: a log that has
-	// changed since may tell of a new one, which the full path says.
+	// PortLog is the host agent log and PortLogSize its size when the full
+	// path looked for port clashes: a change may tell of a new one.
 	PortLog     string
 	PortLogSize int64
 }
@@ -31,15 +28,11 @@ type Record struct {
 // magic starts every record; a record of another format is never used.
 const magic = "pixi-lima fastpath 3"
 
-// File is where a project's record lives, in pixi-lima's install prefix
-// (env.Paths.Prefix).
+// File is where a project's record lives, in env.Paths.Prefix.
 func File(root string) string { return root + "/.pixi/pixi-lima/fastpath" }
 
-// Save writes rec for the project at root, keyed by this binary, the
-// project's manifest and the PIXI_LIMA_ settings in environ: the inputs
-// the full path derived rec from. It writes only when the record changed,
-// atomically, and gives up silently: without a record, calls just take
-// the full path.
+// Save writes rec for the project at root, keyed by the inputs the full
+// path derived it from. It gives up silently: calls then take the full path.
 func Save(root string, rec Record, environ []string) {
 	if exe, err := os.Executable(); err == nil {
 		save(exe, root, rec, environ)
@@ -68,7 +61,6 @@ func save(exe, root string, rec Record, environ []string) {
 	if err != nil {
 		return
 	}
-	// Readable by all, as the rest of .pixi: whoever runs docker next.
 	_ = tmp.Chmod(0o644)
 	_, werr := tmp.Write(data)
 	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), file) != nil {
@@ -76,8 +68,7 @@ func save(exe, root string, rec Record, environ []string) {
 	}
 }
 
-// sameDir reports whether the fast path would find root from exe: a
-// binary outside root/.pixi never reads this project's record.
+// sameDir reports whether the fast path would find root from exe.
 func sameDir(exe, root string) bool {
 	r, ok := rootOf(exe)
 	if !ok {
@@ -88,8 +79,7 @@ func sameDir(exe, root string) bool {
 	return err == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// load returns the project's record when its key matches; self is the
-// binary's own FileInfo.
+// load returns the project's record when its key matches.
 func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 	data, err := os.ReadFile(File(root))
 	if err != nil {
@@ -102,12 +92,9 @@ func load(root string, self os.FileInfo, environ []string) (Record, bool) {
 	return decode(data, k)
 }
 
-// key condenses the inputs of a record: the binary at exe (a rebuild may
-// derive other paths), the manifest (its settings), the user's docker
-// config (the full path gives the project's config what it names: see
-// shim/dockerconfig) and every PIXI_LIMA_ variable but those that only steer
-// this call. Files count by identity, size and modification time, not
-// content: one stat each.
+// key condenses the inputs of a record: the binary, the manifest, the
+// user's docker config and the PIXI_LIMA_ settings. A file counts by one
+// stat: identity, size and modification time.
 func key(root string, exe os.FileInfo, environ []string) (string, bool) {
 	manifest, err := manifest(root)
 	if err != nil {
@@ -146,17 +133,11 @@ func key(root string, exe os.FileInfo, environ []string) (string, bool) {
 	return hex(h.Sum(nil)), true
 }
 
-// userDockerConfigVar is dockerconfig.UserVar: the user's docker config
-// directory as the shim docker called back into found it. The key has the
-// directory already, in the file it names.
+// userDockerConfigVar is dockerconfig.UserVar, left out of key: userConfig has it.
 const userDockerConfigVar = "PIXI_LIMA_USER_DOCKER_CONFIG"
 
-// userConfig is the config.json of dockerconfig.UserDir: DOCKER_CONFIG's
-// unless it is a project's (…/.pixi/docker), else userDockerConfigVar's,
-// else ~/.docker's; "" for none. Importing that package would order this
-// init late (encoding/json); record_test.go checks both agree. The path is
-// cleaned as UserDir's is: the shim docker calls back into finds it in
-// userDockerConfigVar, and must compute the same key.
+// userConfig is the config.json of dockerconfig.UserDir, whose package
+// would order this init late; record_test.go checks both agree.
 func userConfig(environ []string) string {
 	dir := lookup(environ, "DOCKER_CONFIG")
 	if dir == "" || isProjectDir(dir) {
@@ -179,10 +160,7 @@ func isProjectDir(dir string) bool {
 }
 
 // manifest stats the file the settings come from, as env.ManifestPath
-// picks it: pixi.toml when it exists, else pyproject.toml. Whether that
-// one has a pixi workspace table needs a TOML parser, which would order
-// this package's init late; the full path checked it when it saved the
-// record, and any edit since changes its size or mtime, so the key.
+// picks it but without a TOML parser: the full path checked its tables.
 func manifest(root string) (os.FileInfo, error) {
 	if info, err := os.Stat(root + "/pixi.toml"); err == nil {
 		return info, nil
@@ -190,8 +168,7 @@ func manifest(root string) (os.FileInfo, error) {
 	return os.Stat(root + "/pyproject.toml")
 }
 
-// encode writes the record as lines; a value with a newline cannot be
-// recorded (the full path will do for that project).
+// encode writes the record as lines; a value with a newline cannot be.
 func (r Record) encode(key string) ([]byte, bool) {
 	lines := []string{magic, "key " + key, "socket " + r.Socket}
 	for _, kv := range r.Set {
@@ -254,9 +231,7 @@ func decode(data []byte, key string) (Record, bool) {
 	return r, true
 }
 
-// environ is base with the record applied, as env.Build does: every key
-// replaced, never a second copy (a duplicate would survive exec, and docker
-// keeps the first), plus the shim depth.
+// environ is base with the record and the depth applied, as env.Build does.
 func (r Record) environ(base []string, depth int) []string {
 	set := append(append([]string(nil), r.Set...), DepthVar+"="+formatDepth(depth))
 	drop := make(map[string]bool, len(set)+len(r.Unset))
@@ -278,10 +253,6 @@ func (r Record) environ(base []string, depth int) []string {
 
 // reaches says whether a call from the logical directory pwd reaches the
 // project at root only by a path the VM mounts, or is outside the project.
-// A directory on the way up that is the project under another name (a
-// symlink) may be unmounted in the guest: the full path checks. Usually
-// pwd is under a mounted path and this costs no system call; otherwise
-// one stat per level.
 func (r Record) reaches(pwd, root string) bool {
 	if r.Socket == "" || len(pwd) == 0 || pwd[0] != '/' {
 		return true // the host's engine sees the host's paths; no $PWD to go by
@@ -307,9 +278,7 @@ func (r Record) reaches(pwd, root string) bool {
 }
 
 // elsewhere reports whether pwd is in a pixi workspace other than the
-// project at root that no call has warned about yet: the full path then
-// says so. It walks up from pwd until the project or "/", one or two
-// stats a level; a call from the project's root costs none.
+// project at root that no call has warned about yet.
 func (r Record) elsewhere(pwd, root string) bool {
 	if r.Socket == "" || len(pwd) == 0 || pwd[0] != '/' {
 		return false // the host's engine is everyone's; no $PWD to go by
@@ -327,9 +296,7 @@ func (r Record) elsewhere(pwd, root string) bool {
 	}
 }
 
-// isWorkspace is env.ManifestPath(dir) != "" without a TOML parser: a
-// pyproject.toml that only mentions [tool.pixi counts, and the full path
-// decides.
+// isWorkspace is env.ManifestPath(dir) != "" without a TOML parser.
 func isWorkspace(dir string) bool {
 	var st syscall.Stat_t
 	if syscall.Stat(dir+"/pixi.toml", &st) == nil {
@@ -380,8 +347,7 @@ func parseSize(s string) (int64, bool) {
 	return n, true
 }
 
-// portLogChanged says whether the host agent's log is no longer the size
-// the full path saw: one stat.
+// portLogChanged says whether the host agent's log changed size.
 func (r Record) portLogChanged() bool {
 	if r.PortLog == "" {
 		return false

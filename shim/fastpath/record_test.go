@@ -50,7 +50,7 @@ func sameManifest(t *testing.T, root string) {
 
 // TestReaches: a call from a symlinked path to the project that the VM
 // does not mount takes the full path (which warns); one from a mounted
-// path, or from outside the project, stays fast (issue 10.9).
+// path, or from outside the project, stays fast.
 func TestReaches(t *testing.T) {
 	dir := t.TempDir()
 	root := dir + "/repo"

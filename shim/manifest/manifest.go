@@ -1,12 +1,7 @@
-// Package manifest adds keys, tables and list items to a pixi manifest's
-// TOML text with the smallest edits, as pixi's own `pixi add` makes them:
-// the user's comments, formatting, order, quoting and line endings stay as
-// they wrote them. A key goes at the end of its table's section when the
-// table has a [header], inside the braces of an inline table, else into a
-// new [header] appended at the end of the file; an item goes at the end of
-// its list. The result is checked by parsing the text before and after:
-// the new document must be the old one plus exactly the additions, or
-// Result refuses.
+// Package manifest reads a pixi manifest and adds keys, tables and list
+// items to its TOML text for adopt with the smallest edits, keeping the
+// user's comments, formatting and order. It never changes what is there:
+// Result refuses any text that is not the old document plus the additions.
 package manifest
 
 import (

@@ -1,10 +1,7 @@
-// Package wake serves a unix socket that stands in for the engine's: each
-// connection is spliced, byte for byte, to the engine's socket, so HTTP,
-// hijacked streams (attach, exec, logs -f) and BuildKit sessions all pass.
-// When the engine's socket does not accept, the engine is started first,
-// once for all the connections that wait for it. Clients that never call
-// the shim (SDKs, Testcontainers) thus wake a VM that stopped for idle-stop,
-// as Docker Desktop's Resource Saver wakes on any API call.
+// Package wake serves the wake socket: a unix socket that stands in for the
+// engine's, splicing each connection to it byte for byte, and starting the
+// engine first when it is down, so that clients that never call the shim
+// wake a VM that idle-stop powered off. It does not interpret the API.
 package wake
 
 import (
@@ -30,10 +27,8 @@ type Server struct {
 	answered atomic.Int64 // when the engine last answered, in Unix nanoseconds
 }
 
-// fresh is how long an answer of the engine stands for the next
-// connections: within it they are spliced at once, later they ask the
-// engine first. Lima's forwarder accepts connections even while the guest
-// powers off or boots, so accepting proves nothing.
+// fresh is how long an answer of the engine lets connections be spliced
+// at once; Lima's forwarder accepts even while the guest is down.
 const fresh = 2 * time.Second
 
 // Serve accepts connections on l until ctx ends or l fails.
@@ -68,9 +63,8 @@ func (s *Server) serve(ctx context.Context, client *net.UnixConn) {
 	}
 }
 
-// dial connects to the engine, starting it if its socket does not accept.
-// Connections that find it down wait in line: the first starts it, the
-// others then connect.
+// dial connects to the engine, starting it once for all the connections
+// that find it down.
 func (s *Server) dial(ctx context.Context) (*net.UnixConn, error) {
 	if time.Since(time.Unix(0, s.answered.Load())) < fresh || s.answers() {
 		return dialUnix(s.Engine)
@@ -105,10 +99,8 @@ func dialUnix(path string) (*net.UnixConn, error) {
 	return c.(*net.UnixConn), nil
 }
 
-// splice copies both ways until both directions end, and returns how
-// many bytes the engine sent. Each direction's end is passed on as a
-// half-close, which is how a hijacked stream (docker attach with stdin)
-// says that its input is over while output still comes.
+// splice copies both ways until both directions end, passing each end on
+// as a half-close for hijacked streams, and returns what the engine sent.
 func splice(client, engine *net.UnixConn) (fromEngine int64) {
 	done := make(chan struct{})
 	go func() {
@@ -123,8 +115,7 @@ func splice(client, engine *net.UnixConn) (fromEngine int64) {
 }
 
 // refuse answers a client whose engine could not be started with an HTTP
-// error Docker's clients show as it is: the API speaks HTTP/1.1 and every
-// client reads the reply to what it sent.
+// error, which Docker's clients show as it is.
 func refuse(c *net.UnixConn, err error) {
 	msg := strings.ReplaceAll(fmt.Sprintf("pixi-lima: %v (the full log is in .pixi/pixi-lima/log)", err), `"`, `'`)
 	body := fmt.Sprintf(`{"message":%q}`+"\n", msg)
