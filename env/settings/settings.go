@@ -122,8 +122,8 @@ var settings = []struct {
 	{"vm-type", setEnum(func(c *Config) *string { return &c.VMType }, "qemu", "vz"), `"qemu" or "vz"`},
 	{"mount-type", setEnum(func(c *Config) *string { return &c.MountType }, "reverse-sshfs", "9p", "virtiofs"), `"reverse-sshfs", "9p" or "virtiofs"`},
 	{"mounts", setMounts, `a list of directories, each optionally ending in ":w" for writable`},
-	{"template", setTemplate, `a Lima template: "template://NAME", a URL, or a YAML file`},
-	{"image", setImage, "a disk image file or URL"},
+	{"template", setLocation("template", func(c *Config) *string { return &c.Template }), `a Lima template: "template://NAME", a URL, or a YAML file`},
+	{"image", setLocation("image", func(c *Config) *string { return &c.Image }), "a disk image file or URL"},
 	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
 	{"image-cache", setImageCache, `a directory outside .pixi such as "~/.cache/pixi-lima", or "" for the project's own`},
 	{"rosetta", setBool(func(c *Config) *bool { return &c.Rosetta }), "true or false"},
@@ -461,23 +461,26 @@ func setMounts(c *Config, v any, root string) error {
 	return nil
 }
 
-func setTemplate(c *Config, v any, root string) error {
-	s, ok := v.(string)
-	if !ok || s == "" {
-		return fmt.Errorf("got %s", show(v))
-	}
-	if !strings.Contains(s, "://") {
-		path, err := hostPath(s, root)
-		if err != nil {
-			return err
+// setLocation takes a URL, or a file that must exist, made absolute.
+func setLocation(what string, field func(*Config) *string) func(*Config, any, string) error {
+	return func(c *Config, v any, root string) error {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			return fmt.Errorf("got %s", show(v))
 		}
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("template file %s does not exist", path)
+		if !strings.Contains(s, "://") {
+			path, err := hostPath(s, root)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("%s file %s does not exist", what, path)
+			}
+			s = path
 		}
-		s = path
+		*field(c) = s
+		return nil
 	}
-	c.Template = s
-	return nil
 }
 
 func setIdleStop(c *Config, v any, _ string) error {
@@ -534,25 +537,6 @@ func setBool(field func(*Config) *bool) func(*Config, any, string) error {
 		}
 		return fmt.Errorf("got %s", show(v))
 	}
-}
-
-func setImage(c *Config, v any, root string) error {
-	s, ok := v.(string)
-	if !ok || s == "" {
-		return fmt.Errorf("got %s", show(v))
-	}
-	if !strings.Contains(s, "://") {
-		path, err := hostPath(s, root)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("image file %s does not exist", path)
-		}
-		s = path
-	}
-	c.Image = s
-	return nil
 }
 
 // hostPath makes a configured path absolute: "~" is the user's home (we
