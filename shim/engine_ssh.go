@@ -16,17 +16,15 @@ import (
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
-// The ssh engine, engine = "ssh://[user@]host[:port]": docker and Compose
-// reach it themselves (docker's connection helper runs `ssh … docker system
-// dial-stdio`), so pixi-lima only points them at it, says whether it
-// answers (status) and checks what ssh needs (doctor).
-
 // sshTimeout bounds every call pixi-lima makes to the remote: a host that
 // drops packets, or an ssh that waits for something, must not hang status
 // or doctor.
 const sshTimeout = 10 * time.Second
 
-// sshEngine is engine = "ssh://…".
+// sshEngine is engine = "ssh://[user@]host[:port]": docker and Compose
+// reach it themselves (docker's connection helper runs `ssh … docker system
+// dial-stdio`), so pixi-lima only points them at it, says whether it
+// answers (status) and checks what ssh needs (doctor).
 type sshEngine struct{ noVM }
 
 func newSSH(s *session, p *project) engine { return sshEngine{noVM{s, p}} }
