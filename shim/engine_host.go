@@ -25,7 +25,7 @@ func (e hostEngine) start() error {
 	return nil
 }
 
-func (e hostEngine) status(st *status) { st.State, st.Socket = "Host", "" }
+func (e hostEngine) status(st *status) { st.State = "Host" }
 
 func (e hostEngine) describe(w io.Writer, st status) {
 	fmt.Fprintf(w, "engine:    host (the host's own Docker engine; no VM)\n")

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pixi-lima/pixi-lima/env"
-	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
 )
 
@@ -54,7 +53,7 @@ func (e sshEngine) remove(bool) error {
 // status asks the remote engine for its version: that is how it knows the
 // engine answers.
 func (e sshEngine) status(st *status) {
-	st.Engine, st.State, st.Socket = settings.EngineSSH, "Remote", e.p.config.Engine
+	st.State, st.Socket = "Remote", e.p.config.Engine
 	v, err := e.s.remoteVersion(e.p)
 	if err != nil {
 		st.Problems = append(st.Problems, err.Error())

@@ -112,12 +112,14 @@ func (e vmEngine) restart() error {
 // must stay fast enough to call from prompts and scripts.
 func (e vmEngine) status(st *status) {
 	p := e.p
+	socket := p.paths.DockerSocket(p.config.Name)
+	st.Socket = "unix://" + socket
 	st.WakeSocket, st.WakeSocketPID = "unix://"+p.paths.WakeSocket(), wakeServer(p)
 	// Ask the engine while Lima's files are read: the two round trips (to
 	// the host agent, and through its forward to the guest's dockerd)
 	// overlap. The answer counts only for a running VM.
 	answers := make(chan bool, 1)
-	go func() { answers <- ping.Engine(p.paths.DockerSocket(p.config.Name), 2*time.Second) }()
+	go func() { answers <- ping.Engine(socket, 2*time.Second) }()
 	inst, err := lima.Inspect(p.paths, p.config.Name)
 	var damaged *lima.DamagedError
 	if errors.As(err, &damaged) {

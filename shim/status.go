@@ -79,11 +79,10 @@ func (s *session) cmdStatus(args []string) error {
 func (s *session) status(p *project) status {
 	st := status{
 		Instance:     p.config.Name,
-		Engine:       p.config.Engine,
+		Engine:       p.config.EngineKind(),
 		Root:         p.paths.Root,
 		LimaHome:     p.paths.LimaHome,
 		Dir:          p.paths.InstanceDir(p.config.Name),
-		Socket:       "unix://" + p.paths.DockerSocket(p.config.Name),
 		DockerConfig: p.paths.DockerConfig,
 		LimaVersion:  strings.TrimPrefix(pinnedLima(), "v"),
 		IdleStop:     "off",
