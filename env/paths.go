@@ -44,6 +44,10 @@ func (p Paths) Limactl() string { return filepath.Join(p.Prefix, "bin", "limactl
 // LockFile is the lock around every change; Lima lists no dot-file as an instance.
 func (p Paths) LockFile() string { return filepath.Join(p.LimaHome, ".pixi-lima.lock") }
 
+// StopMark records the last stop or delete, which a client's request that
+// arrived before it must not undo; a dot-file, as LockFile.
+func (p Paths) StopMark() string { return filepath.Join(p.LimaHome, ".pixi-lima.stopped") }
+
 // ClientEnv is what env/activate.sh sources for clients that bypass the shim.
 func (p Paths) ClientEnv() string { return filepath.Join(p.Prefix, "client.env") }
 

@@ -36,6 +36,10 @@ func TryLock(path string) (l *Lock, ok bool, err error) {
 // lockPoll is how often a waiter tries again: a blocking flock has no timeout.
 const lockPoll = 100 * time.Millisecond
 
+// announceAfter is how long a waiter waits before it says so: a lock
+// released at once (a probe's look, a short holder) is not worth a line.
+const announceAfter = 250 * time.Millisecond
+
 // Acquire takes the lock for doing (say "stopping it"), waiting at most
 // within, after calling waiting with the holder's own description, which
 // is in the file because flock says nothing of its owner.
@@ -46,10 +50,8 @@ func Acquire(path, doing string, within time.Duration, waiting func(holder strin
 	}
 	if !ok {
 		holder := Holder(path)
-		if waiting != nil {
-			waiting(holder)
-		}
-		for deadline := time.Now().Add(within); !ok; {
+		begin := time.Now()
+		for deadline := begin.Add(within); !ok; {
 			if time.Now().After(deadline) {
 				return nil, &BusyError{Holder: holder, Waited: within}
 			}
@@ -59,12 +61,32 @@ func Acquire(path, doing string, within time.Duration, waiting func(holder strin
 			}
 			if !ok {
 				holder = Holder(path)
+				if waiting != nil && time.Since(begin) >= announceAfter {
+					waiting(holder)
+					waiting = nil
+				}
 			}
 		}
 	}
 	l.f.Truncate(0)
 	l.f.WriteAt([]byte(fmt.Sprintf("%d %s\n", os.Getpid(), doing)), 0)
 	return l, nil
+}
+
+// Free says whether no process holds the lock at path right now. It looks
+// with a shared, non-blocking flock released at once, so that lookers never
+// block each other or a holder; a missing file is free.
+func Free(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	defer f.Close()
+	if flock(f, unix.LOCK_SH|unix.LOCK_NB) != nil {
+		return false
+	}
+	flock(f, unix.LOCK_UN)
+	return true
 }
 
 // Holder describes who holds the lock at path: "pid 42 is stopping it".

@@ -277,3 +277,51 @@ func TestAcquireNamesHolderAndGivesUp(t *testing.T) {
 		t.Errorf("the lock file says %q after Unlock", b)
 	}
 }
+
+// TestAcquireSilentForAShortHold: a holder that lets go at once (a probe's
+// look) costs the waiter no "busy" line; only a real wait is announced.
+func TestAcquireSilentForAShortHold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".pixi-lima.lock")
+	held, ok, err := TryLock(path)
+	if err != nil || !ok {
+		t.Fatalf("TryLock: ok=%v err=%v", ok, err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { held.Unlock() })
+	var said []string
+	l, err := Acquire(path, "testing", 5*time.Second, func(h string) { said = append(said, h) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if len(said) != 0 {
+		t.Errorf("waiting was told %q for a hold of 50ms, want nothing", said)
+	}
+}
+
+// TestFree: the look tells a held lock from a free or missing one, and
+// leaves the lock free for the next holder.
+func TestFree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ".pixi-lima.lock")
+	if !Free(path) {
+		t.Error("Free of a missing lock file: false")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Free created the lock file: %v", err)
+	}
+	l, ok, err := TryLock(path)
+	if err != nil || !ok {
+		t.Fatalf("TryLock: ok=%v err=%v", ok, err)
+	}
+	if Free(path) {
+		t.Error("Free of a held lock: true")
+	}
+	l.Unlock()
+	if !Free(path) || !Free(path) {
+		t.Error("Free of a released lock: false")
+	}
+	if l, ok, err := TryLock(path); err != nil || !ok {
+		t.Errorf("TryLock after Free: ok=%v err=%v", ok, err)
+	} else {
+		l.Unlock()
+	}
+}

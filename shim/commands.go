@@ -7,8 +7,10 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/pixi-lima/pixi-lima/env/settings"
+	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // command is one pixi-lima subcommand.
@@ -95,7 +97,18 @@ func (s *session) flags(name string, args []string, define func(*flag.FlagSet)) 
 	return nil
 }
 
+// requestedAt is init's flag, for the wake server only (not in --help):
+// the time its client's request arrived, which a later stop wins over.
+const requestedAt = "--requested-at="
+
 func (s *session) cmdInit(args []string) error {
+	if len(args) > 0 && strings.HasPrefix(args[0], requestedAt) {
+		at, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(args[0], requestedAt))
+		if err != nil {
+			return &Error{Code: ExitUsage, Msg: fmt.Sprintf("init: %s: %v", args[0], err)}
+		}
+		s.request, args = lima.Request{By: "a request on the wake socket", At: at}, args[1:]
+	}
 	if err := s.flags("init", args, nil); err != nil {
 		return err
 	}

@@ -36,14 +36,12 @@ func (e vmEngine) ready(cheap bool, rec *fastpath.Record) error {
 	s, p := e.s, e.p
 	rec.Socket = p.paths.DockerSocket(p.config.Name)
 	if !cheap {
-		if !ping.Engine(rec.Socket, 2*time.Second) {
-			m, err := s.manager(p)
-			if err != nil {
-				return err
-			}
-			if err := m.Ensure(context.Background()); err != nil {
-				return err
-			}
+		m, err := s.manager(p)
+		if err != nil {
+			return err
+		}
+		if err := m.Ensure(context.Background(), lima.Request{By: "a docker call"}); err != nil {
+			return err
 		}
 		s.ensureWakeSocket(p)
 	}
@@ -66,7 +64,7 @@ func (e vmEngine) start() error {
 	if err != nil {
 		return err
 	}
-	if err := m.Ensure(context.Background()); err != nil {
+	if err := m.Ensure(context.Background(), e.s.request); err != nil {
 		return err
 	}
 	e.s.ensureWakeSocket(e.p)
@@ -74,27 +72,23 @@ func (e vmEngine) start() error {
 	return nil
 }
 
+// stop ends the wake socket's server first, so that no client starts the
+// VM again, then has the lifecycle stop it: under the lock, after any start
+// under way, which is why it never decides "already stopped" by itself.
 func (e vmEngine) stop(force bool) error {
-	inst, err := lima.Inspect(e.p.paths, e.p.config.Name)
-	if err != nil {
+	if inst, err := lima.Inspect(e.p.paths, e.p.config.Name); err != nil {
 		return err
-	}
-	// A stopped engine stays stopped until docker is used again: the
-	// wake socket goes too (the next docker call or pixi run starts it).
-	e.s.stopWakeSocket(e.p)
-	if inst == nil {
+	} else if inst == nil && lima.Free(e.p.paths.LockFile()) {
+		e.s.stopWakeSocket(e.p)
 		e.s.printf("VM %q does not exist; nothing to stop", e.p.config.Name)
 		return nil
 	}
-	if inst.Status == lima.Stopped && !force && !lima.Orphaned(inst.Dir) {
-		e.s.printf("VM %q is already stopped", e.p.config.Name)
-		return nil
-	}
+	e.s.stopWakeSocket(e.p)
 	m, err := e.s.manager(e.p)
 	if err != nil {
 		return err
 	}
-	return m.Stop(context.Background(), force)
+	return m.Stop(context.Background(), force, "pixi-lima stop")
 }
 
 func (e vmEngine) restart() error {

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/pixi-lima/pixi-lima/env"
+	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // The names install.sh links to the binary, besides pixi-lima itself.
@@ -73,10 +74,14 @@ type session struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	environ        []string
+	// request is why this call may start the VM: init's own, or a wake
+	// socket client's on whose behalf the wake server runs init.
+	request lima.Request
 }
 
 func newSession(stdin io.Reader, stdout, stderr io.Writer) *session {
-	return &session{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, environ: os.Environ()}
+	return &session{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, environ: os.Environ(),
+		request: lima.Request{By: "pixi-lima init"}}
 }
 
 func (s *session) printf(format string, a ...any) {

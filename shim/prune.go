@@ -52,7 +52,7 @@ func (e vmEngine) prune(volumes, force bool) error {
 		}
 	}
 	ctx := context.Background()
-	if err := m.Ensure(ctx); err != nil {
+	if err := m.Ensure(ctx, lima.Request{By: "pixi-lima prune"}); err != nil {
 		return err
 	}
 	begin := time.Now()

@@ -82,11 +82,31 @@ func planFor(exe string, args, environ []string) (real string, argv, env []strin
 	if !ok {
 		return "", nil, nil, false
 	}
-	if rec.Socket != "" && !ping.Engine(rec.Socket, 2*time.Second) {
+	if rec.Socket != "" && (!ping.Engine(rec.Socket, 2*time.Second) || !lockFree(root)) {
 		return "", nil, nil, false
 	}
 	argv = append([]string{tool}, args[1:]...)
 	return real, argv, rec.environ(environ, depth+1), true
+}
+
+// lockFree says whether no start, stop or delete holds the instance lock
+// (env.Paths.LockFile) after the ping answered: one shared, non-blocking
+// flock released at once. A holder may be about to take the engine down,
+// so the call goes to the full path, which waits for it.
+func lockFree(root string) bool {
+	f, err := os.Open(root + "/.pixi/lima/.pixi-lima.lock")
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	for {
+		err = syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	return err == nil // closing the file releases it
 }
 
 // rootOf returns X when exe is X/.pixi/…, as env.FindRoot decides first.

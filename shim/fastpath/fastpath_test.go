@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +146,32 @@ func TestPlanEngineDown(t *testing.T) {
 	_, _, environ, ok := planFor(f.exe, []string{"docker", "ps"}, user)
 	if !ok || !slices.Contains(environ, "DOCKER_CONFIG="+filepath.Join(f.root, ".pixi", "docker")) {
 		t.Errorf("host engine: ok=%v, environment %q", ok, environ)
+	}
+}
+
+// TestPlanChangeUnderWay: an answering engine is not trusted while a start,
+// stop or delete holds the instance lock; the call goes to the full path,
+// which waits for it.
+func TestPlanChangeUnderWay(t *testing.T) {
+	f := newFixture(t)
+	f.serve(t)
+	user := []string{"PATH=" + f.path}
+	save(f.exe, f.root, f.record(), user)
+	lockFile := env.NewPaths(f.root).LockFile()
+	must(t, os.MkdirAll(filepath.Dir(lockFile), 0o755))
+	held, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o644)
+	must(t, err)
+	defer held.Close()
+	if _, _, _, ok := planFor(f.exe, []string{"docker", "ps"}, user); !ok {
+		t.Fatal("lock file present but free: the fast path was not taken")
+	}
+	must(t, syscall.Flock(int(held.Fd()), syscall.LOCK_EX))
+	if _, _, _, ok := planFor(f.exe, []string{"docker", "ps"}, user); ok {
+		t.Error("a stop holds the instance lock, but the fast path was taken")
+	}
+	must(t, syscall.Flock(int(held.Fd()), syscall.LOCK_UN))
+	if _, _, _, ok := planFor(f.exe, []string{"docker", "ps"}, user); !ok {
+		t.Error("the lock was released, but the fast path was not taken")
 	}
 }
 
