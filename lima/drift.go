@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -66,11 +65,11 @@ func (d Drift) String() string {
 // Drifts compares the settings of the project at root with its instance,
 // except cpus, memory and disk, which every start applies.
 func Drifts(c settings.Config, root string, inst *store.Instance) []Drift {
-	return drifts(c, root, runtime.GOOS, runtime.GOARCH, inst)
+	return driftsOn(c, root, ThisHost(), inst)
 }
 
-// drifts is Drifts on the host goos/goarch, which rosetta depends on.
-func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) []Drift {
+// driftsOn is Drifts on the host h, which rosetta depends on.
+func driftsOn(c settings.Config, root string, h Host, inst *store.Instance) []Drift {
 	if inst == nil || inst.Config == nil {
 		return nil
 	}
@@ -87,7 +86,7 @@ func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) 
 	if have := string(inst.VMType); c.VMType != "" && c.VMType != have {
 		d = append(d, Drift{Key: "vm-type", Want: quote(c.VMType), Have: quote(have)})
 	}
-	if r, ok := rosettaDrift(c, goos, goarch, inst); ok {
+	if r, ok := rosettaDrift(c, h, inst); ok {
 		d = append(d, r)
 	}
 	rootful, known := dockerMode(inst)
@@ -111,10 +110,11 @@ func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) 
 // the project's settings at its next start; a smaller disk is ignored with
 // a warning, as Lima cannot shrink one.
 func (m *Manager) ApplyExpression(inst *store.Instance) string {
-	return m.applyExpression(runtime.GOOS, runtime.GOARCH, inst)
+	return m.applyOn(ThisHost(), inst)
 }
 
-func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) string {
+// applyOn is ApplyExpression on the host h.
+func (m *Manager) applyOn(h Host, inst *store.Instance) string {
 	c := m.Config
 	var expr []string
 	if inst.CPUs != c.CPUs {
@@ -131,7 +131,7 @@ func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) str
 			expr = append(expr, ".disk = "+quote(c.Disk))
 		}
 	}
-	for _, d := range drifts(c, m.Paths.Root, goos, goarch, inst) {
+	for _, d := range driftsOn(c, m.Paths.Root, h, inst) {
 		switch d.Key {
 		case "mounts":
 			expr = append(expr, ".mounts = "+mustJSON(mounts(c, m.Paths.Root, inst)))

@@ -14,6 +14,16 @@ import (
 	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
+// drifts is driftsOn on a host of goos/goarch without Rosetta installed.
+func drifts(c settings.Config, root, goos, goarch string, inst *store.Instance) []Drift {
+	return driftsOn(c, root, Host{OS: goos, Arch: goarch}, inst)
+}
+
+// applyExpression is applyOn on a host of goos/goarch without Rosetta installed.
+func (m *Manager) applyExpression(goos, goarch string, inst *store.Instance) string {
+	return m.applyOn(Host{OS: goos, Arch: goarch}, inst)
+}
+
 // vmWith is an instance whose lima.yaml has these mounts, as Lima fills
 // them in (mount point = location).
 func vmWith(mounts ...settings.Mount) *store.Instance {

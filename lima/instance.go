@@ -92,7 +92,7 @@ func (m *Manager) create(ctx context.Context) error {
 		return err
 	}
 	h, g := ThisHost(), GuestOf(m.Config, m.Paths.LimaHome)
-	if err := CheckRosetta(m.Config, h, g); err != nil {
+	if err := CheckGuest(m.Config, h, g); err != nil {
 		return err
 	}
 	vmType, _ := ResolveVMType(g)
@@ -101,7 +101,7 @@ func (m *Manager) create(ctx context.Context) error {
 	}
 	_, statErr := os.Lstat(m.dir())
 	ours := errors.Is(statErr, fs.ErrNotExist)
-	c := m.Config
+	c := WithRosetta(m.Config, h, g)
 	m.sayMissingMounts()
 	stage := fmt.Sprintf("creating VM %q from %s (%d CPUs, %s memory, %s disk)", c.Name, c.Template, c.CPUs, c.Memory, c.Disk)
 	err := m.Limactl.Run(ctx, stage, "--tty=false", "create", "--name="+c.Name, c.Template, "--set", CreateExpression(c, m.Paths.Root))
@@ -161,7 +161,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if inst != nil {
 		g.Existing = string(inst.VMType) // what boots is the VM's, not the setting's
 	}
-	if err := CheckRosetta(m.Config, h, g); err != nil {
+	if err := CheckGuest(m.Config, h, g); err != nil {
 		return err
 	}
 	if inst != nil { // a VM made by this call was told of at its creation

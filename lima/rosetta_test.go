@@ -142,6 +142,10 @@ func TestCheckRosetta(t *testing.T) {
 			`rosetta = true needs macOS on Apple silicon with vz (Lima would run this VM with QEMU: vm-type = "qemu")`},
 		{"Lima chooses vz", on, mac14, Guest{LimaHome: vz}, ""},
 		{"existing vz on 13.4", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{Existing: VZ}, ""},
+		{"a new VM on 13.4, which rosetta = true makes vz", on, Host{OS: "darwin", Arch: "arm64", MacOS: "13.4"}, Guest{}, ""},
+		{"macOS 12", on, Host{OS: "darwin", Arch: "arm64", MacOS: "12.7"}, Guest{},
+			"rosetta = true needs macOS on Apple silicon with vz (vz needs macOS 13 or newer, this is macOS 12.7)"},
+		{"auto never refuses", settings.Config{RosettaAuto: true}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
 		{"existing qemu, a new VM would be vz", on, mac14, Guest{Existing: QEMU, LimaHome: vz}, ""}, // drift, not refused
 		{"off on linux", settings.Config{}, Host{OS: "linux", Arch: "amd64"}, Guest{}, ""},
 	} {
@@ -156,5 +160,77 @@ func TestCheckRosetta(t *testing.T) {
 		if !errors.As(err, &re) || re.Error() != tc.want {
 			t.Errorf("%s: got %v\nwant %s", tc.name, err, tc.want)
 		}
+	}
+}
+
+// macRosetta is an Apple-silicon Mac with Rosetta installed.
+var macRosetta = Host{OS: "darwin", Arch: "arm64", MacOS: "14.5", Rosetta: true}
+
+// TestRosettaAuto: rosetta = "auto" is on only where the VM is vz by
+// Lima's own choice on Apple silicon with Rosetta installed; elsewhere it
+// is off with the reason, and on a Mac what would turn it on.
+func TestRosettaAuto(t *testing.T) {
+	vz := limaHomeWith(t, map[string]string{"override.yaml": "vmType: vz\n"})
+	for _, tc := range []struct {
+		name string
+		h    Host
+		g    Guest
+		on   bool
+		why  string
+		fix  string // "" for none
+	}{
+		{"vz, Rosetta installed", macRosetta, Guest{LimaHome: vz}, true, "vz on Apple silicon with Rosetta installed", ""},
+		{"existing vz", macRosetta, Guest{Existing: VZ}, true, "vz on Apple silicon", ""},
+		{"not installed", mac14, Guest{Existing: VZ}, false, "Rosetta is not installed", "softwareupdate --install-rosetta"},
+		{"Lima chooses QEMU", macRosetta, Guest{VMType: QEMU}, false, `QEMU (vm-type = "qemu")`, `vm-type = "vz"`},
+		{"existing QEMU", macRosetta, Guest{Existing: QEMU, LimaHome: vz}, false, "QEMU", "pixi-lima delete"},
+		{"linux/amd64", Host{OS: "linux", Arch: "amd64"}, Guest{}, false, "natively", ""},
+		{"Intel Mac", Host{OS: "darwin", Arch: "amd64", MacOS: "15.5"}, Guest{}, false, "natively", ""},
+		{"linux/arm64", Host{OS: "linux", Arch: "arm64"}, Guest{}, false, "Apple silicon", "tonistiigi/binfmt"},
+	} {
+		st := RosettaFor(settings.Config{RosettaAuto: true}, tc.h, tc.g)
+		if st.On != tc.on || !strings.Contains(st.Why, tc.why) || (tc.fix == "") != (st.Fix == "") || !strings.Contains(st.Fix, tc.fix) {
+			t.Errorf("%s: %+v; want on %v, why ~%q, fix ~%q", tc.name, st, tc.on, tc.why, tc.fix)
+		}
+		c := WithRosetta(settings.Config{RosettaAuto: true}, tc.h, tc.g)
+		if c.Rosetta != tc.on || c.RosettaAuto {
+			t.Errorf("%s: WithRosetta = rosetta %v, auto %v", tc.name, c.Rosetta, c.RosettaAuto)
+		}
+	}
+	// "auto" never makes a new VM vz: Lima's choice stands.
+	home := t.TempDir()
+	t.Setenv("LIMA_HOME", home)
+	c := WithRosetta(settings.Config{RosettaAuto: true, CPUs: 2, Memory: "2GiB", Disk: "20GiB"}, macRosetta, Guest{VMType: QEMU})
+	if expr := CreateExpression(c, "/src/repo"); strings.Contains(expr, ".vmType") || strings.Contains(expr, "rosetta") {
+		t.Errorf("auto for a QEMU VM: %s", expr)
+	}
+	if st := RosettaFor(settings.Config{}, macRosetta, Guest{Existing: VZ}); st.On || !strings.Contains(st.Why, "rosetta = false") {
+		t.Errorf("rosetta = false: %+v", st)
+	}
+}
+
+// TestRosettaAutoDrift: an existing vz VM without Rosetta gets it at its
+// next start under "auto", and status says so first; a QEMU VM, or a Mac
+// without Rosetta, has no drift.
+func TestRosettaAutoDrift(t *testing.T) {
+	root := t.TempDir()
+	c := settings.Config{RosettaAuto: true}
+	m := &Manager{Paths: env.NewPaths(root), Config: c, Stderr: io.Discard}
+	vz := vmWith(settings.Mount{Location: root, Writable: true})
+	vz.VMType = limayaml.VZ
+	d := driftsOn(c, root, macRosetta, vz)
+	if len(d) != 1 || d[0].Key != "rosetta" || !d[0].AtStart || !strings.Contains(d[0].Want, `"auto"`) {
+		t.Fatalf("vz without Rosetta, auto: drift %+v", d)
+	}
+	if expr := m.applyOn(macRosetta, vz); expr != rosettaExpression {
+		t.Errorf("applyOn = %q", expr)
+	}
+	if d := driftsOn(c, root, mac14, vz); len(d) != 0 {
+		t.Errorf("Rosetta not installed: drift %+v", d)
+	}
+	qemu := vmWith(settings.Mount{Location: root, Writable: true})
+	qemu.VMType = limayaml.QEMU
+	if d := driftsOn(c, root, macRosetta, qemu); len(d) != 0 {
+		t.Errorf("QEMU VM, auto: drift %+v", d)
 	}
 }

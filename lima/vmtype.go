@@ -25,6 +25,7 @@ const (
 type Host struct {
 	OS, Arch string // runtime.GOOS and runtime.GOARCH
 	MacOS    string // the macOS product version, "14.5"; "" when unknown or not macOS
+	Rosetta  bool   // Rosetta is installed (Apple silicon only)
 }
 
 // ThisHost is the host this process runs on, its macOS version read as
@@ -35,6 +36,7 @@ func ThisHost() Host {
 		if v, err := osutil.ProductVersion(); err == nil {
 			h.MacOS = v.String()
 		}
+		h.Rosetta = h.Arch == "arm64" && rosettaInstalled()
 	}
 	return h
 }
@@ -70,6 +72,60 @@ func GuestOf(c settings.Config, limaHome string) Guest {
 	}
 	g.Arch = ptrString(y.Arch)
 	return g
+}
+
+// CheckGuest refuses, before Lima runs, what cannot start on this host:
+// the pair of types (CheckTypes) and rosetta = true (CheckRosetta).
+func CheckGuest(c settings.Config, h Host, g Guest) error {
+	if err := CheckTypes(c, h, g); err != nil {
+		return err
+	}
+	return CheckRosetta(c, h, g)
+}
+
+// CheckTypes refuses on macOS the vm-type and mount-type pairs that
+// limactl create accepts and no start can boot: QEMU with virtiofs (the
+// QEMU driver's Validate wants Linux for it) and vz with 9p. An existing
+// VM counts with its own types, its mount type overridden by the setting
+// that its next start applies.
+func CheckTypes(c settings.Config, h Host, g Guest) error {
+	if h.OS != "darwin" {
+		return nil // on Linux, QEMU with virtiofs is Lima's business
+	}
+	g = newGuest(c, g)
+	vmType, why := ResolveVMType(g)
+	mountType := g.MountType
+	if g.Existing != "" && mountType == "" {
+		mountType = existingMountType(g.LimaHome, c.Name)
+	}
+	var msg string
+	switch {
+	case vmType == QEMU && mountType == "virtiofs":
+		msg = `mount-type = "virtiofs" needs vz on macOS, and this VM is QEMU (` + why + `): set mount-type = "9p" or "reverse-sshfs", or a vz VM`
+	case vmType == VZ && mountType == "9p":
+		msg = `mount-type = "9p" cannot be used with vz (` + why + `): set mount-type = "virtiofs" or "reverse-sshfs", or vm-type = "qemu"`
+	default:
+		return nil
+	}
+	if g.Existing != "" && g.MountType != "" {
+		msg += " (a changed mount-type applies at the next start; vm-type only to a new VM)"
+	}
+	return &settings.Error{Source: "[tool.pixi-lima] vm-type and mount-type", Msg: msg}
+}
+
+// existingMountType is the mountType in the instance's lima.yaml, "" when
+// it has none (Lima's default then suits its type) or cannot be read.
+func existingMountType(limaHome, name string) string {
+	if limaHome == "" || name == "" {
+		return ""
+	}
+	path := filepath.Join(limaHome, name, filenames.LimaYAML)
+	data, err := os.ReadFile(path)
+	var y limayaml.LimaYAML
+	if err != nil || limayaml.Unmarshal(data, &y, path) != nil {
+		return ""
+	}
+	return ptrString(y.MountType)
 }
 
 // ResolveVMType is the VM type Lima v1.2.2 runs the instance with, and why.

@@ -1,6 +1,7 @@
 package lima
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -92,5 +93,53 @@ func TestGuestOfTemplate(t *testing.T) {
 	}
 	if g := GuestOf(settings.Config{Template: settings.DefaultTemplate, VMType: QEMU}, ""); g != (Guest{VMType: QEMU}) {
 		t.Errorf("GuestOf(template://docker) = %+v", g)
+	}
+}
+
+// TestCheckTypes: on macOS, QEMU with virtiofs and vz with 9p are refused
+// before Lima runs, naming both keys, for a new VM and for an existing
+// one by its own types; on Linux QEMU with virtiofs is Lima's business.
+func TestCheckTypes(t *testing.T) {
+	home := limaHomeWith(t, nil)
+	vmDir := filepath.Join(home, "old")
+	if err := os.MkdirAll(vmDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(vmDir, "lima.yaml"), []byte("vmType: qemu\nmountType: virtiofs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	linux := Host{OS: "linux", Arch: "amd64"}
+	for _, tc := range []struct {
+		name string
+		c    settings.Config
+		h    Host
+		g    Guest
+		want string // "" for no refusal
+	}{
+		{"qemu + virtiofs", settings.Config{}, mac14, Guest{VMType: QEMU, MountType: "virtiofs"}, `mount-type = "virtiofs" needs vz on macOS`},
+		{"vz + 9p", settings.Config{}, mac14, Guest{VMType: VZ, MountType: "9p"}, `mount-type = "9p" cannot be used with vz`},
+		{"rosetta = true makes it vz", settings.Config{Rosetta: true}, mac14, Guest{MountType: "9p"}, `mount-type = "9p" cannot be used with vz`},
+		{"existing qemu, virtiofs set", settings.Config{}, mac14, Guest{Existing: QEMU, MountType: "virtiofs", VMType: VZ}, "the VM exists as a qemu VM"},
+		{"existing qemu with virtiofs of its own", settings.Config{Name: "old"}, mac14, Guest{Existing: QEMU, LimaHome: home}, `mount-type = "virtiofs" needs vz`},
+		{"existing qemu, 9p set", settings.Config{Name: "old"}, mac14, Guest{Existing: QEMU, MountType: "9p", LimaHome: home}, ""},
+		{"vz + virtiofs", settings.Config{}, mac14, Guest{VMType: VZ, MountType: "virtiofs"}, ""},
+		{"qemu + 9p", settings.Config{}, mac14, Guest{VMType: QEMU, MountType: "9p"}, ""},
+		{"linux: qemu + virtiofs", settings.Config{}, linux, Guest{VMType: QEMU, MountType: "virtiofs"}, ""},
+	} {
+		err := CheckTypes(tc.c, tc.h, tc.g)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: refused: %v", tc.name, err)
+			}
+			continue
+		}
+		var se *settings.Error
+		if !errors.As(err, &se) || !strings.Contains(se.Error(), tc.want) ||
+			!strings.Contains(se.Source, "vm-type") || !strings.Contains(se.Source, "mount-type") {
+			t.Errorf("%s: got %v, want a settings error naming vm-type and mount-type and saying %q", tc.name, err, tc.want)
+		}
+		if err := CheckGuest(tc.c, tc.h, tc.g); !errors.As(err, &se) {
+			t.Errorf("%s: CheckGuest does not refuse it: %v", tc.name, err)
+		}
 	}
 }

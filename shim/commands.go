@@ -159,6 +159,9 @@ func (s *session) cmdHelp(args []string) error {
 		fmt.Fprintln(s.stdout, "[tool.pixi-lima] keys in pixi.toml (or pyproject.toml), each overridable by its variable:")
 		for _, k := range settings.Keys() {
 			fmt.Fprintf(s.stdout, "  %-11s %s\n", k, settings.EnvName(k))
+			if n := settings.Note(k); n != "" {
+				fmt.Fprintf(s.stdout, "      %s\n", n)
+			}
 		}
 		return nil
 	}

@@ -120,9 +120,7 @@ func (e vmEngine) checks() (before, after []check) {
 	s, p := e.s, e.p
 	before = []check{checkSocketBudget(p), s.checkLimactl(p), checkMounts(p)}
 	h, g := lima.ThisHost(), guestOf(p)
-	if p.config.Rosetta {
-		before = append(before, checkRosetta(p.config, h, g))
-	}
+	before = append(before, checkRosetta(p.config, h, g))
 	before = append(before, s.checkHypervisor(h, g)...)
 	return before, append(s.checkInstance(p), checkWakeSocket(p))
 }
@@ -257,13 +255,15 @@ func guestOf(p *project) lima.Guest {
 }
 
 // checkRosetta: rosetta = true where it cannot work, said before a start
-// refuses it (lima.CheckRosetta).
+// refuses it (lima.CheckRosetta); otherwise whether the VM has Rosetta and
+// why, a warning where a Mac could have it.
 func checkRosetta(c settings.Config, h lima.Host, g lima.Guest) check {
 	var re *lima.RosettaError
 	if err := lima.CheckRosetta(c, h, g); errors.As(err, &re) {
 		return check{Name: "rosetta", Detail: re.Error(), Fix: lima.RosettaHint}
 	}
-	return check{Name: "rosetta", OK: true, Detail: "linux/amd64 programs run through Rosetta (vz, registered with binfmt_misc)"}
+	st := lima.RosettaFor(c, h, g)
+	return check{Name: "rosetta", OK: true, Warning: st.Fix != "", Detail: st.Why, Fix: st.Fix}
 }
 
 // checkHypervisor checks what runs the VM of the type Lima will choose.

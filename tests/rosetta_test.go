@@ -38,3 +38,19 @@ func TestRosettaRefusedHere(t *testing.T) {
 		t.Errorf("doctor: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestRosettaAutoHere: without a rosetta setting ("auto"), a linux/amd64
+// machine starts nothing differently, and doctor says why Rosetta is off.
+func TestRosettaAutoHere(t *testing.T) {
+	s := requireSetup(t)
+	p := newProject(t, s, "[workspace]\nname = \"ra\"\n")
+	stdout, _, _ := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
+	want := "ok       rosetta: off (auto): Rosetta is for Apple silicon; this is linux/amd64, whose VM runs linux/amd64 images natively\n"
+	if !strings.Contains(stdout, want) {
+		t.Errorf("doctor does not say %q:\n%s", want, stdout)
+	}
+	stdout = p.MustRun(t, p.Command(p.Bin("pixi-lima"), "help", "settings"))
+	if !strings.Contains(stdout, "  rosetta     PIXI_LIMA_ROSETTA\n") || !strings.Contains(stdout, `default "auto"`) {
+		t.Errorf("help settings does not give rosetta's default \"auto\":\n%s", stdout)
+	}
+}

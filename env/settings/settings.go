@@ -67,6 +67,9 @@ type Config struct {
 	// Rosetta runs linux/amd64 containers on Apple silicon through Lima's
 	// Rosetta support (vz only), registered with binfmt_misc in the guest.
 	Rosetta bool
+	// RosettaAuto is rosetta = "auto", the default: Rosetta where it works
+	// without forcing anything (package lima decides per host and VM).
+	RosettaAuto bool
 	// Rootful runs Docker as root in the VM (RootfulTemplate) instead of
 	// rootless as the Lima user (DefaultTemplate).
 	Rootful bool
@@ -126,7 +129,7 @@ var settings = []struct {
 	{"image", setLocation("image", func(c *Config) *string { return &c.Image }), "a disk image file or URL"},
 	{"idle-stop", setIdleStop, `a duration of at least 1m such as "15m" or "2h", or "off"`},
 	{"image-cache", setImageCache, `a directory outside .pixi such as "~/.cache/pixi-lima", or "" for the project's own`},
-	{"rosetta", setBool(func(c *Config) *bool { return &c.Rosetta }), "true or false"},
+	{"rosetta", setRosetta, `true, false or "auto"`},
 	{"rootful", setBool(func(c *Config) *bool { return &c.Rootful }), "true or false"},
 	{"inherit-docker-config", setBool(func(c *Config) *bool { return &c.InheritDockerConfig }), "true or false"},
 }
@@ -197,6 +200,7 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 		Template: DefaultTemplate,
 		IdleStop: DefaultIdleStop,
 
+		RosettaAuto:         true,
 		InheritDockerConfig: true,
 	}
 	for key := range doc.Tool.PixiLima {
@@ -538,6 +542,31 @@ func setBool(field func(*Config) *bool) func(*Config, any, string) error {
 		return fmt.Errorf("got %s", show(v))
 	}
 }
+
+// setRosetta takes a boolean as setBool does, or "auto".
+func setRosetta(c *Config, v any, root string) error {
+	if v == RosettaAuto {
+		c.Rosetta, c.RosettaAuto = false, true
+		return nil
+	}
+	if err := setBool(func(c *Config) *bool { return &c.Rosetta })(c, v, root); err != nil {
+		return err
+	}
+	c.RosettaAuto = false
+	return nil
+}
+
+// RosettaAuto is the value, and the default, of rosetta that leaves the
+// choice to the host and the VM.
+const RosettaAuto = "auto"
+
+// notes says more of a key than its variable, for `pixi-lima help settings`.
+var notes = map[string]string{
+	"rosetta": `default "auto": on for a vz VM on Apple silicon with Rosetta installed, off elsewhere; true or false`,
+}
+
+// Note is what `pixi-lima help settings` says below key, "" for nothing.
+func Note(key string) string { return notes[key] }
 
 // hostPath makes a configured path absolute: "~" is the user's home (we
 // expand it ourselves, as limactl may run with another HOME) and anything

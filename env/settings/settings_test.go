@@ -22,7 +22,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Engine: EngineLima, Name: "telegramail-docker", CPUs: 2, Memory: "2GiB", Disk: "20GiB",
-		Template: "template://docker", IdleStop: 15 * time.Minute, InheritDockerConfig: true}
+		Template: "template://docker", IdleStop: 15 * time.Minute, RosettaAuto: true, InheritDockerConfig: true}
 	if !equalConfig(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -194,7 +194,7 @@ func TestParseConfigRejects(t *testing.T) {
 		{setting: `idle-stop = "30s"`, source: src + "idle-stop", says: []string{`got "30s"`, "at least 1m", `"off"`}},
 		{setting: `idle-stop = 15`, source: src + "idle-stop", says: []string{"got 15"}},
 		{setting: `idle-stop = "never"`, source: src + "idle-stop", says: []string{`got "never"`}},
-		{setting: `rosetta = "yes"`, source: src + "rosetta", says: []string{`got "yes"`, "true or false"}},
+		{setting: `rosetta = "yes"`, source: src + "rosetta", says: []string{`got "yes"`, `true, false or "auto"`}},
 		{setting: `inherit-docker-config = 1`, source: src + "inherit-docker-config", says: []string{"got 1", "true or false"}},
 		{setting: `cpu = 4`, source: src + "cpu", says: []string{"unknown setting", `did you mean "cpus"?`, "known: engine, name, cpus"}},
 		{setting: `vmtype = "qemu"`, source: src + "vmtype", says: []string{`did you mean "vm-type"?`}},
@@ -408,4 +408,29 @@ func equalMounts(a, b []Mount) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
+}
+
+// TestParseConfigRosetta: rosetta is "auto" unless set; true and false
+// are as written, and a variable wins over the manifest either way.
+func TestParseConfigRosetta(t *testing.T) {
+	for _, tc := range []struct {
+		setting, env string
+		on, auto     bool
+	}{
+		{"", "", false, true},
+		{`rosetta = "auto"`, "", false, true},
+		{"rosetta = true", "", true, false},
+		{"rosetta = false", "", false, false},
+		{"rosetta = true", "auto", false, true},
+		{`rosetta = "auto"`, "0", false, false},
+		{"", "1", true, false},
+	} {
+		c, err := Parse("/x", []byte("[tool.pixi-lima]\n"+tc.setting+"\n"), configEnv(map[string]string{"PIXI_LIMA_ROSETTA": tc.env}))
+		if err != nil || c.Rosetta != tc.on || c.RosettaAuto != tc.auto {
+			t.Errorf("%q, PIXI_LIMA_ROSETTA=%q: Rosetta %v, RosettaAuto %v (%v); want %v, %v", tc.setting, tc.env, c.Rosetta, c.RosettaAuto, err, tc.on, tc.auto)
+		}
+	}
+	if n := Note("rosetta"); !strings.Contains(n, `default "auto"`) {
+		t.Errorf("Note(rosetta) = %q, want it to give the default", n)
+	}
 }
