@@ -508,8 +508,11 @@ volumes:
 		// Both wait for the poweroff and get their answer; the VM starts once.
 		before := countStarts(t, p, instance)
 		begin := time.Now()
+		// The SDK's default read timeout (60 s) is shorter than the poweroff
+		// and the boot under TCG: the wake socket's interim 100 Continue
+		// answers every 50 s keep it waiting.
 		sdk := activated(p, "/usr/bin/python3", "-c", `import docker
-print(docker.from_env(timeout=1200).containers.run("e2e-busybox", ["echo", "woken"], remove=True).decode(), end="")`)
+print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], remove=True).decode(), end="")`)
 		var sdkOut, sdkErr strings.Builder
 		sdk.Stdout, sdk.Stderr = &sdkOut, &sdkErr
 		must(t, sdk.Start())
@@ -579,10 +582,13 @@ print(docker.from_env(timeout=1200).containers.run("e2e-busybox", ["echo", "woke
 	})
 
 	// The wake socket is the DOCKER_HOST that pixi run's activation gives
-	// clients that never call the shim. stop ends its server; the next
-	// activation starts it again, and the first call of Debian's Python SDK
-	// there starts the stopped VM and gets its answer.
-	t.Run("the wake socket: the first SDK call starts the stopped VM", func(t *testing.T) {
+	// clients that never call the shim. stop ends its server; an activation
+	// starts it again, but only a request that needs the engine starts the
+	// VM: not an activation, status, or a connection that sends nothing.
+	// A stop during a boot the wake socket began waits for it, then stops;
+	// Debian's Python SDK, with its default 60 s timeout, then starts the
+	// stopped VM and gets its answer.
+	t.Run("the wake socket: only a request starts the stopped VM; a stop meanwhile wins", func(t *testing.T) {
 		wake := filepath.Join(p.Root, ".pixi", "pixi-lima", "docker.sock")
 		if st := status(t, p); st.State != "Running" || st.WakeSocketPID == 0 {
 			t.Fatalf("before: state %s, wake socket served by pid %d", st.State, st.WakeSocketPID)
@@ -594,20 +600,53 @@ print(docker.from_env(timeout=1200).containers.run("e2e-busybox", ["echo", "woke
 		if _, err := os.Stat(wake); !os.IsNotExist(err) {
 			t.Errorf("after stop the wake socket is still there: %v", err)
 		}
-		// The SDK's default timeout (60 s) is shorter than a boot under
-		// QEMU's emulation (TCG); a user there would raise it the same way.
-		sdk := `import docker
-c = docker.from_env(timeout=1200)
-print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).decode(), end="")`
+		before := countStarts(t, p, instance)
+		stayStopped(t, p, instance, before, 30*time.Second, func() {
+			if _, stderr, code := p.Run(t, activated(p, "true")); code != 0 || stderr != "" {
+				t.Errorf("an activation after stop: exit %d\n%s", code, stderr)
+			}
+			p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status"))
+			if st := status(t, p); st.WakeSocketPID == 0 {
+				t.Errorf("the activation did not start the wake socket's server")
+			}
+			connectAndClose(t, wake, "")
+			connectAndClose(t, wake, "\x16\x03\x01 not HTTP\r\n\r\n")
+		})
+
+		// A POST /containers/create starts the VM; a stop meanwhile waits
+		// for that start, says so, and the VM ends stopped.
+		create := make(chan string, 1)
+		go func() {
+			create <- rawRequest(wake, "POST", "/containers/create", `{"Image":"e2e-busybox","Cmd":["true"]}`)
+		}()
+		wakeLog := filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "wake-socket.log")
+		for deadline := time.Now().Add(time.Minute); countStarts(t, p, instance) == before; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(wakeLog)
+				t.Fatalf("POST /containers/create on the wake socket did not start the VM within a minute:\n%s", log)
+			}
+		}
 		begin := time.Now()
+		_, stopSaid, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "stop"))
+		t.Logf("stop during the wake socket's boot returned after %s; the client got %q", time.Since(begin).Round(time.Second), firstLine(<-create))
+		if code != 0 || !strings.Contains(stopSaid, "is starting it for a request on the wake socket; waiting") ||
+			!strings.Contains(stopSaid, `stopping VM "`+instance+`"`) || strings.Contains(stopSaid, "already stopped") {
+			t.Errorf("stop during the wake socket's boot: exit %d\n%s", code, stopSaid)
+		}
+		if st := status(t, p); st.State != "Stopped" {
+			t.Fatalf("after stop during the wake socket's boot: state %s", st.State)
+		}
+		before = countStarts(t, p, instance)
+		sdk := `import docker
+print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).decode(), end="")`
+		begin = time.Now()
 		out, stderr, code := p.Run(t, activated(p, "/usr/bin/python3", "-c", sdk))
 		if code != 0 || out != "hi from the SDK\n" {
-			t.Fatalf("the Python SDK on the stopped VM: exit %d\nstdout: %q\nstderr: %s", code, out, stderr)
+			t.Fatalf("the Python SDK (default timeout) on the stopped VM: exit %d\nstdout: %q\nstderr: %s", code, out, stderr)
 		}
 		t.Logf("the first SDK call on the stopped VM got its answer in %s", time.Since(begin).Round(time.Second))
-		if log, _ := os.ReadFile(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "wake-socket.log")); !strings.Contains(string(log), "a client connected while the engine was down") ||
-			!strings.Contains(string(log), "starting VM") {
-			t.Errorf("the wake socket's log does not show the start:\n%s", log)
+		if n := countStarts(t, p, instance) - before; n != 1 {
+			t.Errorf("the SDK's call started the VM %d times, want 1", n)
 		}
 		if st := status(t, p); st.State != "Running" || st.WakeSocketPID == 0 {
 			t.Errorf("after the wake: state %s, wake socket served by pid %d", st.State, st.WakeSocketPID)
@@ -622,30 +661,35 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		runTestcontainers(t, p, pixiEnv(t, p, p.Env()), "e2e-busybox")
 	})
 
-	// 16 docker calls and 16 inits arrive while `pixi-lima stop` runs, and a
-	// loop of docker calls runs throughout: they wait for the stop, then
-	// exactly one of them boots the VM.
-	t.Run("calls during a stop wait for it; 32 concurrent first calls boot once", func(t *testing.T) {
+	// Four terminals call docker ps in a loop (30 calls each, 0.5 s apart)
+	// through `pixi-lima stop` and the boot after it, and 16 docker calls
+	// and 16 inits arrive as the stop begins: every call waits for the stop,
+	// exactly one of them boots the VM, and none meets a daemon that is
+	// gone, since no call trusts a ping while the stop holds the lock.
+	t.Run("calls during a stop wait for it; four terminals and 32 concurrent first calls boot once", func(t *testing.T) {
 		before := countStarts(t, p, instance)
 		var mu sync.Mutex
 		var loopErrs []string
-		loopDone, loopEnded := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(loopEnded)
-			for {
-				select {
-				case <-loopDone:
-					return
-				default:
+		loopCodes := 0
+		var loops sync.WaitGroup
+		for range 4 {
+			loops.Add(1)
+			go func() {
+				defer loops.Done()
+				for range 30 {
+					_, stderr, code := p.Run(t, p.Command(docker, "ps", "-q"))
+					mu.Lock()
+					loopErrs = append(loopErrs, stderr)
+					if code != 0 {
+						loopErrs[len(loopErrs)-1] = fmt.Sprintf("exit %d: %s", code, stderr)
+						loopCodes++
+					}
+					mu.Unlock()
+					time.Sleep(500 * time.Millisecond)
 				}
-				_, stderr, code := p.Run(t, p.Command(docker, "ps", "-q"))
-				mu.Lock()
-				loopErrs = append(loopErrs, fmt.Sprintf("exit %d: %s", code, stderr))
-				mu.Unlock()
-				time.Sleep(300 * time.Millisecond)
-			}
-		}()
-		time.Sleep(2 * time.Second)
+			}()
+		}
+		time.Sleep(3 * time.Second)
 		stop := p.Command(p.Bin("pixi-lima"), "stop")
 		var stopSaid strings.Builder
 		stopping, stopRead := make(chan struct{}), make(chan struct{})
@@ -678,31 +722,42 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		if err != nil || strings.Contains(stopSaid.String(), "expected status") {
 			t.Errorf("pixi-lima stop among docker calls: %v\n%s", err, stopSaid.String())
 		}
-		close(loopDone)
-		<-loopEnded
-		said, waited, raced := 0, 0, 0
+		loops.Wait()
+		// A call fails only on a connection the daemon's stop cut (a reset
+		// or EOF), never because it was handed an engine that was gone.
+		cut := 0
+		failed := func(what, stderr string) {
+			if strings.Contains(stderr, "pixi-lima:") || strings.Contains(stderr, "Cannot connect to the Docker daemon") ||
+				!strings.Contains(stderr, "connection reset by peer") && !strings.Contains(stderr, "EOF") {
+				t.Errorf("%s failed:\n%s", what, stderr)
+				return
+			}
+			cut++
+		}
 		for i, stderr := range stderrs {
-			switch {
-			case codes[i] == 0:
-			case argvs[i][0] == docker && !strings.Contains(stderr, "pixi-lima:") && strings.Contains(stderr, "Cannot connect to the Docker daemon"):
-				// Launched as the stop began: the engine answered the
-				// call's ping and was gone before docker's own request,
-				// as with any engine that stops under a running command.
-				raced++
-			default:
-				t.Errorf("%v: exit %d\n%s", argvs[i], codes[i], stderr)
+			if codes[i] != 0 {
+				failed(fmt.Sprint(argvs[i]), stderr)
 			}
 		}
-		t.Logf("%d docker calls met the engine going away as the stop began", raced)
+		for _, stderr := range loopErrs {
+			if strings.HasPrefix(stderr, "exit ") {
+				failed("a terminal's docker ps", stderr)
+			}
+		}
+		concurrentOK := 0
+		for _, code := range codes {
+			if code == 0 {
+				concurrentOK++
+			}
+		}
+		t.Logf("%d of %d terminal calls and %d of %d concurrent calls succeeded; %d lost a connection the stop cut",
+			len(loopErrs)-loopCodes, len(loopErrs), concurrentOK, len(codes), cut)
+		said, waited := 0, 0
 		for _, stderr := range append(stderrs, loopErrs...) {
 			said += strings.Count(stderr, `pixi-lima: starting VM "`+instance+`" …`)
-			if strings.Contains(stderr, "is stopping it; waiting") {
+			if strings.Contains(stderr, "is stopping it for pixi-lima stop; waiting") {
 				waited++
 			}
-			// The fast path may hand docker an engine that stops a moment
-			// later: docker's own failure then, never pixi-lima's.
-			// pixi-lima's hints start a line; Lima's log lines carry
-			// "(hint: to watch the boot progress …" inside a message.
 			if strings.Contains(stderr, "pixi-lima: error") || hintLine.MatchString(stderr) {
 				t.Errorf("a docker call during the stop failed in pixi-lima:\n%s", stderr)
 			}
@@ -713,7 +768,7 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		if waited == 0 {
 			t.Errorf("no call said it waited for the stop")
 		}
-		t.Logf("%d loop calls, %d calls waited for the stop", len(loopErrs), waited)
+		t.Logf("%d calls waited for the stop", waited)
 		if _, stderr, code := p.Run(t, p.Command(docker, "ps", "-q")); code != 0 || stderr != "" {
 			t.Errorf("docker ps after it all: exit %d\n%s", code, stderr)
 		}
@@ -750,13 +805,25 @@ print(c.containers.run("e2e-busybox", ["echo", "hi from the SDK"], remove=True).
 		}
 	})
 
-	t.Run("delete --force leaves nothing of the instance", func(t *testing.T) {
+	t.Run("delete --force leaves nothing of the instance; an activation creates nothing", func(t *testing.T) {
 		p.MustRun(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
 		if _, err := os.Stat(instDir); !os.IsNotExist(err) {
 			t.Errorf("%s still exists after delete: %v", instDir, err)
 		}
 		if st := status(t, p); st.State != "Missing" {
 			t.Errorf("after delete: state %s", st.State)
+		}
+		// client.env survives the delete: the next pixi run starts the
+		// wake socket's server again, and a probe there creates nothing.
+		stayStopped(t, p, instance, countStarts(t, p, instance), 10*time.Second, func() {
+			if _, stderr, code := p.Run(t, activated(p, "true")); code != 0 || stderr != "" {
+				t.Errorf("an activation after delete: exit %d\n%s", code, stderr)
+			}
+			p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status"))
+			connectAndClose(t, filepath.Join(p.Root, ".pixi", "pixi-lima", "docker.sock"), "")
+		})
+		if _, err := os.Stat(instDir); !os.IsNotExist(err) {
+			t.Errorf("%s was made again after the delete: %v", instDir, err)
 		}
 	})
 
@@ -1187,4 +1254,58 @@ try:
     socket.create_connection((%q, %s), 5); print("open")
 except OSError:
     print("refused")'`, host, port)))
+}
+
+// stayStopped runs do, then checks that the VM is still stopped, and was
+// never started, for the whole of d.
+func stayStopped(t *testing.T, p *Project, instance string, starts int, d time.Duration, do func()) {
+	t.Helper()
+	do()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Second) {
+		if st := status(t, p); st.State != "Stopped" && st.State != "Missing" {
+			t.Fatalf("the VM went %s", st.State)
+		}
+	}
+	if n := countStarts(t, p, instance) - starts; n != 0 {
+		t.Errorf("the VM was started %d times", n)
+	}
+}
+
+// connectAndClose is a probe or a port scanner on the socket: it connects,
+// sends what it has, and hangs up without waiting for an answer.
+func connectAndClose(t *testing.T, socket, send string) {
+	t.Helper()
+	c, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", socket, err)
+	}
+	if send != "" {
+		c.Write([]byte(send))
+	}
+	c.Close()
+}
+
+// rawRequest sends one HTTP/1.1 request on the unix socket and returns
+// what comes back (the error's text if nothing does), 1xx lines included.
+func rawRequest(socket, method, path, body string) string {
+	c, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", method, path, len(body), body)
+	c.SetReadDeadline(time.Now().Add(10 * time.Minute))
+	b, err := io.ReadAll(c)
+	if len(b) == 0 && err != nil {
+		return err.Error()
+	}
+	if len(b) == 0 {
+		return "EOF"
+	}
+	return string(b)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
 }
