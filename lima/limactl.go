@@ -139,10 +139,14 @@ func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	inMessage := false
 	for sc.Scan() {
 		line := sc.Text()
 		if log != nil {
 			fmt.Fprintln(log, line)
+		}
+		if inMessage = templateMessage(line, inMessage); inMessage {
+			continue
 		}
 		mu.Lock()
 		ring = append(ring, line)
@@ -159,6 +163,22 @@ func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
 	}
 	close(done)
 	return ring
+}
+
+// messageStart is how limactl start introduces the template's message
+// (pkg/instance ShowMessage); the message's own lines follow without
+// logrus' prefix. template://docker's tells the user to create a docker
+// context, which pixi-lima makes unnecessary.
+const messageStart = `msg="Message from the instance `
+
+// templateMessage says whether line belongs to the template's message,
+// given whether the line before did: from its heading to limactl's next
+// logrus line.
+func templateMessage(line string, inMessage bool) bool {
+	if strings.Contains(line, messageStart) {
+		return true
+	}
+	return inMessage && !strings.HasPrefix(line, `time="`)
 }
 
 func (l Limactl) redraw(line string, begin time.Time) {

@@ -70,3 +70,43 @@ func running(pid int) bool {
 	_, after, _ := strings.Cut(string(b), ") ")
 	return !strings.HasPrefix(after, "Z")
 }
+
+// TestRunHidesTemplateMessage: the template's message, which tells the
+// user to create a docker context that pixi-lima makes unnecessary, is not
+// passed on (only logged); what limactl says after it is.
+func TestRunHidesTemplateMessage(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "limactl")
+	script := `#!/bin/sh
+echo 'time="2026-01-02T03:04:05Z" level=info msg="READY. Run ` + "`limactl shell x`" + ` to open the shell."' >&2
+echo 'time="2026-01-02T03:04:05Z" level=info msg="Message from the instance \"x\":"' >&2
+echo 'To run ` + "`docker`" + ` on the host (assumes docker-cli is installed), run the following commands:' >&2
+echo '------' >&2
+echo 'docker context create lima-x --docker "host=unix:///p/.pixi/lima/x/sock/docker.sock"' >&2
+echo 'docker context use lima-x' >&2
+echo 'docker run hello-world' >&2
+echo '------' >&2
+echo 'time="2026-01-02T03:04:06Z" level=info msg="after the message"' >&2
+`
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	logFile := filepath.Join(dir, "x.log")
+	l := Limactl{Path: fake, Env: os.Environ(), Stderr: &stderr, Log: logFile}
+	if err := l.Run(context.Background(), "starting VM", "start", "x"); err != nil {
+		t.Fatal(err)
+	}
+	out := stderr.String()
+	for _, hidden := range []string{"Message from the instance", "docker context", "hello-world", "------"} {
+		if strings.Contains(out, hidden) {
+			t.Errorf("stderr shows %q:\n%s", hidden, out)
+		}
+	}
+	if !strings.Contains(out, "READY") || !strings.Contains(out, "after the message") {
+		t.Errorf("stderr lost limactl's own lines:\n%s", out)
+	}
+	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "docker context use lima-x") {
+		t.Errorf("the log lacks the message:\n%s", b)
+	}
+}
