@@ -41,10 +41,18 @@ func (e sshEngine) start() error {
 	return nil
 }
 
-// remove refuses (exit 4), as delete does whenever it deletes nothing: a
-// script's `delete --force` expects the project's containers, images and
-// volumes gone, and the remote engine holds them among others'.
-func (e sshEngine) remove(bool) error {
+// remove deletes only a VM engine = "lima" left here. Without one it
+// refuses (exit 4), as delete does whenever it deletes nothing: a script's
+// `delete --force` expects the project's containers, images and volumes
+// gone, and the remote engine holds them among others'.
+func (e sshEngine) remove(force bool) error {
+	if vm, _ := e.leftover(); vm != nil {
+		if err := e.noVM.remove(force); err != nil {
+			return err
+		}
+		e.s.printf("deleted only the VM left in this project; nothing on %s (its containers, volumes and images stay)", e.p.config.Engine)
+		return nil
+	}
 	return &Error{Code: ExitRefused,
 		Msg:  fmt.Sprintf("engine = %q: there is no VM to delete, and pixi-lima deletes nothing on a remote engine", e.p.config.Engine),
 		Hint: "remove the project's containers, volumes and images there with docker (docker compose down -v --rmi local); to use a VM again, remove engine from [tool.pixi-lima]"}
@@ -59,6 +67,7 @@ func (e sshEngine) status(st *status) {
 		st.Problems = append(st.Problems, err.Error())
 	}
 	st.ServerVersion, st.DockerAnswers = v, err == nil
+	e.statusLeftover(st)
 }
 
 func (e sshEngine) describe(w io.Writer, st status) {
@@ -67,12 +76,19 @@ func (e sshEngine) describe(w io.Writer, st status) {
 		answers = "answers, Docker " + st.ServerVersion
 	}
 	fmt.Fprintf(w, "engine:    ssh (a remote Docker engine; no VM)\ndocker:    %s (%s)\n", st.Socket, answers)
+	describeLeftover(w, st)
 	for _, problem := range st.Problems {
 		fmt.Fprintf(w, "problem:   %s\n", problem)
 	}
 }
 
-func (e sshEngine) checks() (before, after []check) { return nil, e.s.checkSSH(e.p) }
+func (e sshEngine) checks() (before, after []check) {
+	leftover := e.checkLeftover()
+	if leftover.Warning {
+		leftover.Fix += "; it deletes nothing on " + e.p.config.Engine
+	}
+	return nil, append(e.s.checkSSH(e.p), leftover)
+}
 
 // remoteVersion asks the engine's host for its engine's version over ssh,
 // the way docker's ssh helper reaches it (see runSSH). Not through docker

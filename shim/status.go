@@ -44,6 +44,18 @@ type status struct {
 	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
 	// PortClashes are forwarded ports another process on the host holds too.
 	PortClashes []lima.PortClash `json:"portClashes,omitempty"`
+	// LeftoverVM is the VM engine = "lima" made before another engine was
+	// set, still on disk; engines without a VM stop and delete it.
+	LeftoverVM *leftoverVM `json:"leftoverVM,omitempty"`
+}
+
+// leftoverVM is what status says of a VM left by an earlier engine.
+type leftoverVM struct {
+	Name     string `json:"name"`
+	State    string `json:"state"` // as status's own State
+	Dir      string `json:"dir"`
+	DiskUsed int64  `json:"diskUsedBytes"` // on the host
+	Remove   string `json:"remove"`        // the command that deletes it
 }
 
 // The states of a VM beside Lima's own: none yet, and an instance
