@@ -20,7 +20,8 @@ type Record struct {
 	// Elsewhere are the other pixi workspaces already warned about.
 	Elsewhere []string
 	// PortLog is the host agent log and PortLogSize its size when the full
-	// path looked for port clashes: a change may tell of a new one.
+	// path looked for port clashes: a failed listen after it may tell of a
+	// new one.
 	PortLog     string
 	PortLogSize int64
 }
@@ -347,11 +348,38 @@ func parseSize(s string) (int64, bool) {
 	return n, true
 }
 
-// portLogChanged says whether the host agent's log changed size.
+// portLogChanged says whether the host agent's log has told of a failed
+// listen (a port that may clash) since the full path looked, or cannot be
+// read from there. Lima on macOS logs every connection it accepts on a port
+// below 1024 (pkg/portfwd/listener_darwin.go), so growth alone says nothing.
 func (r Record) portLogChanged() bool {
 	if r.PortLog == "" {
 		return false
 	}
-	info, err := os.Stat(r.PortLog)
-	return err != nil || info.Size() != r.PortLogSize
+	f, err := os.Open(r.PortLog)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return true
+	}
+	grown := info.Size() - r.PortLogSize
+	if grown == 0 {
+		return false
+	}
+	if grown < 0 || grown > portLogRead {
+		return true // the full path reads it all and records the new size
+	}
+	buf := make([]byte, grown)
+	if n, err := f.ReadAt(buf, r.PortLogSize); n != len(buf) && err != nil {
+		return true
+	}
+	return bytes.Contains(buf, []byte("failed to listen"))
 }
+
+// portLogRead is the most of the log a call reads: a busy forward logs
+// about 130 bytes a connection, and the full path, once past this, moves
+// the record's offset on.
+const portLogRead = 256 << 10

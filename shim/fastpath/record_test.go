@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -215,5 +216,52 @@ func BenchmarkElsewhere(b *testing.B) {
 		if rec.elsewhere(pwd, root) {
 			b.Fatal("elsewhere in its own project")
 		}
+	}
+}
+
+// TestPortLogChanged: of what the host agent's log gains after the full
+// path looked, only a "failed to listen" line (a port that may clash) sends
+// the call to the full path; the accepted connections Lima logs on a Mac
+// for every privileged port, and new forwards, do not. A log that shrank,
+// went away, or grew past what the fast path reads does.
+func TestPortLogChanged(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "ha.stderr.log")
+	fwd := `{"level":"info","msg":"Forwarding TCP from 127.0.0.1:80 to 127.0.0.1:80","time":"2026-12-04T04:12:00Z"}` + "\n"
+	must(t, os.WriteFile(log, []byte(fwd), 0o644))
+	r := Record{PortLog: log, PortLogSize: int64(len(fwd))}
+	appendLog := func(s string) {
+		f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+		must(t, err)
+		_, err = f.WriteString(s)
+		must(t, err)
+		must(t, f.Close())
+	}
+	if r.portLogChanged() {
+		t.Error("unchanged log: changed")
+	}
+	accept := `{"level":"info","msg":"pseudoloopback forwarder: accepting connection from \"127.0.0.1:54321\"","time":"2026-12-04T04:12:01Z"}` + "\n"
+	for i := 0; i < 100; i++ {
+		appendLog(accept)
+	}
+	appendLog(`{"level":"info","msg":"Forwarding TCP from 127.0.0.1:8080 to 127.0.0.1:8080","time":"2026-12-04T04:12:02Z"}` + "\n")
+	if r.portLogChanged() {
+		t.Error("accepted connections and a new forward: changed")
+	}
+	appendLog(`{"level":"error","msg":"failed to listen tcp: listen tcp 0.0.0.0:443: bind: address already in use","time":"2026-12-04T04:12:03Z"}` + "\n")
+	if !r.portLogChanged() {
+		t.Error("a failed listen: not changed")
+	}
+	r.PortLogSize = 1 << 40
+	if !r.portLogChanged() {
+		t.Error("a log smaller than the record's: not changed")
+	}
+	must(t, os.WriteFile(log, []byte(fwd+strings.Repeat(accept, 3000)), 0o644))
+	r.PortLogSize = int64(len(fwd))
+	if !r.portLogChanged() {
+		t.Errorf("%d bytes more than the fast path reads: not changed", 3000*len(accept))
+	}
+	must(t, os.Remove(log))
+	if !r.portLogChanged() {
+		t.Error("no log: not changed")
 	}
 }
