@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -22,6 +23,9 @@ type PortClash struct {
 	PID    int    `json:"pid,omitempty"`    // the holder's, when this user may read it
 	// Shared: Lima listens there too (SO_REUSEPORT); the kernel picks one.
 	Shared bool `json:"shared,omitempty"`
+	// OtherUser: a process this user may not see holds it, as a bind that
+	// fails says (listeners.Probe), where lsof lists no holder.
+	OtherUser bool `json:"otherUser,omitempty"`
 }
 
 // Detail says what the clash means for a client on the host.
@@ -37,7 +41,11 @@ func (c PortClash) Detail() string {
 
 // Fix is the one thing to do next.
 func (c PortClash) Fix() string {
-	if c.Holder == "" {
+	switch {
+	case c.OtherUser:
+		port := netip.MustParseAddrPort(c.Addr).Port()
+		return fmt.Sprintf("sudo lsof -iTCP:%d -sTCP:LISTEN names it; stop it, or publish another host port", port)
+	case c.Holder == "":
 		return "restart the container that publishes it"
 	}
 	return "publish another host port, or stop the other"
@@ -47,7 +55,12 @@ func (c PortClash) String() string { return c.Detail() + " (fix: " + c.Fix() + "
 
 // PortClashes lists the clashes of the running instance's forwarded TCP
 // ports, from the host agent's log and who listens on them now.
-func PortClashes(instDir string) []PortClash {
+func PortClashes(instDir string) []PortClash { return portClashes(instDir, listeners.TCP) }
+
+// portClashes is PortClashes with list finding the listeners. A failed
+// forward with no holder in sight is told apart by a bind: another user's
+// process (lsof without root lists none on macOS), or nobody any more.
+func portClashes(instDir string, list func(ports []uint16, first ...int) []listeners.Listener) []PortClash {
 	ha, ours := limaPID(instDir, "ha.pid")
 	if !ours {
 		return nil
@@ -64,7 +77,7 @@ func PortClashes(instDir string) []PortClash {
 	for _, f := range fwds {
 		ports = append(ports, f.host.Port())
 	}
-	all := listeners.TCP(slices.Compact(slices.Sorted(slices.Values(ports))), ha)
+	all := list(slices.Compact(slices.Sorted(slices.Values(ports))), ha)
 	mine := map[int]bool{ha: true}
 	isMine := func(pid int) bool {
 		if _, known := mine[pid]; !known {
@@ -96,9 +109,18 @@ func PortClashes(instDir string) []PortClash {
 			}
 			continue
 		}
-		if f.failed {
-			clashes = append(clashes, clash(f.host, others, false))
+		if !f.failed {
+			continue
 		}
+		if len(others) > 0 {
+			clashes = append(clashes, clash(f.host, others, false))
+			continue
+		}
+		c := PortClash{Addr: f.host.String()}
+		if listeners.Probe(limaListens(f.host)) == listeners.BindInUse {
+			c.Holder, c.OtherUser = otherUser, true
+		}
+		clashes = append(clashes, c)
 	}
 	return clashes
 }
@@ -115,6 +137,19 @@ func clash(addr netip.AddrPort, others []listeners.Listener, shared bool) PortCl
 	c.PID = others[0].PID
 	c.Holder = holderName(c.PID)
 	return c
+}
+
+// otherUser names a holder whose process this user may not see.
+const otherUser = "a process of another user"
+
+// limaListens is the address Lima's host agent listens on to forward to
+// host: on macOS 0.0.0.0 for 127.0.0.1 below port 1024, which needs no root
+// there (pkg/portfwd/listener_darwin.go).
+func limaListens(host netip.AddrPort) netip.AddrPort {
+	if runtime.GOOS == "darwin" && host.Port() < 1024 && host.Addr() == netip.AddrFrom4([4]byte{127, 0, 0, 1}) {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), host.Port())
+	}
+	return host
 }
 
 // unnamed sorts a listener whose process cannot be read last.

@@ -82,6 +82,8 @@ func TestPortClashWords(t *testing.T) {
 			"port 127.0.0.1:18090 is held on the host by the VM of /src/other as well as by this VM, so a client on the host may reach that, not this project's container (fix: publish another host port, or stop the other)"},
 		{PortClash{Addr: "127.0.0.1:18090"},
 			"port 127.0.0.1:18090 is not forwarded to this VM: it was in use on the host when the VM's container published it (fix: restart the container that publishes it)"},
+		{PortClash{Addr: "127.0.0.1:80", Holder: "a process of another user", OtherUser: true},
+			"port 127.0.0.1:80 is not forwarded to this VM: a process of another user holds it on the host, so a client on the host reaches that, not this project's container (fix: sudo lsof -iTCP:80 -sTCP:LISTEN names it; stop it, or publish another host port)"},
 	} {
 		if got := fmt.Sprint(c.c); got != c.want {
 			t.Errorf("%+v:\n got %s\nwant %s", c.c, got, c.want)

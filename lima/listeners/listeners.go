@@ -1,6 +1,7 @@
 // Package listeners finds the processes that listen on TCP ports of this
-// host, as far as this user may see them: /proc on Linux, lsof on macOS.
-// It only reads, and knows nothing of Lima.
+// host, as far as this user may see them: /proc on Linux, lsof on macOS;
+// and whether a port is held at all, by a bind that never listens. It
+// knows nothing of Lima.
 package listeners
 
 import "net/netip"
