@@ -43,7 +43,7 @@ func wakeServer(p *project) int {
 }
 
 // ensureWakeSocket starts the wake socket's server if none serves. It goes
-// through `_wake-socket --detach`, which returns once the socket accepts,
+// through `_wake-socket --detach`, which returns once the server listens,
 // so that the server's parent is gone and the server outlives the call
 // (docker replaces the shim's process and would never reap it).
 func (s *session) ensureWakeSocket(p *project) {
@@ -70,13 +70,25 @@ func wakeStartLines(p *project) string {
 	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("__pixi_lima_pid=\nread -r __pixi_lima_pid __pixi_lima_rest <%s 2>/dev/null\n", shellQuote(p.paths.WakePID())) +
-		fmt.Sprintf("[ -S %s ] && [ -n \"$__pixi_lima_pid\" ] && kill -0 \"$__pixi_lima_pid\" 2>/dev/null || %s %s --detach </dev/null >/dev/null 2>&1\n",
-			shellQuote(p.paths.WakeSocket()), shellQuote(exe), wakeCommand) +
+	return startLines(exe, p.paths.WakePID(), p.paths.WakeSocket())
+}
+
+// startLines are wakeStartLines for a given pixi-lima. They are sourced by
+// activations and by `eval "$(pixi-lima env)"` in scripts under set -eu, in
+// sh, bash and zsh: no line may fail or say anything. A missing pid file is
+// the first activation's, an empty one (read fails at EOF) is stop's; the
+// group's 2>/dev/null comes first so that it also takes the message of the
+// read's own redirection.
+func startLines(exe, pidFile, sock string) string {
+	return "__pixi_lima_pid=\n" +
+		fmt.Sprintf("{ read -r __pixi_lima_pid __pixi_lima_rest <%s; } 2>/dev/null || :\n", shellQuote(pidFile)) +
+		fmt.Sprintf("[ -S %s ] && [ -n \"$__pixi_lima_pid\" ] && kill -0 \"$__pixi_lima_pid\" 2>/dev/null || %s %s --detach </dev/null >/dev/null 2>&1 || :\n",
+			shellQuote(sock), shellQuote(exe), wakeCommand) +
 		"unset __pixi_lima_pid __pixi_lima_rest\n"
 }
 
-// checkWakeSocket is doctor's look at the wake socket.
+// checkWakeSocket is doctor's look at the wake socket. It connects and
+// sends nothing: only a request starts the VM.
 func checkWakeSocket(p *project) check {
 	sock := p.paths.WakeSocket()
 	pid := wakeServer(p)
@@ -107,11 +119,20 @@ func (s *session) stopWakeSocket(p *project) {
 	}
 }
 
+// readyFD is the descriptor on which a detached server says it listens:
+// its parent's first cmd.ExtraFiles.
+const readyFD = 3
+
 // cmdWakeSocket serves the wake socket until SIGTERM, or until the socket
 // is no longer its own. With --detach it starts that server in a session
-// of its own, waits until the socket accepts, and returns.
+// of its own, waits until it listens, and returns.
 func (s *session) cmdWakeSocket(args []string) error {
-	if len(args) > 1 || len(args) == 1 && args[0] != "--detach" {
+	var ready *os.File
+	switch {
+	case len(args) == 1 && args[0] == fmt.Sprintf("--ready-fd=%d", readyFD):
+		ready = os.NewFile(readyFD, "ready")
+		defer ready.Close()
+	case len(args) > 1 || len(args) == 1 && args[0] != "--detach":
 		return &Error{Code: ExitUsage, Msg: fmt.Sprintf("%s: unexpected arguments %q", wakeCommand, args)}
 	}
 	p, err := s.loadProject()
@@ -121,7 +142,7 @@ func (s *session) cmdWakeSocket(args []string) error {
 	if _, vm := p.engine.(vmEngine); !vm {
 		return nil // an activation written for the VM, before the engine changed
 	}
-	if len(args) == 1 {
+	if len(args) == 1 && ready == nil {
 		return s.detachWakeSocket(p)
 	}
 	// A short wait: wakeServer's probe holds the lock for a moment.
@@ -135,16 +156,17 @@ func (s *session) cmdWakeSocket(args []string) error {
 	defer l.Unlock()
 
 	sock := p.paths.WakeSocket()
-	os.Remove(sock) // a dead server's: the lock is ours
-	ln, err := net.Listen("unix", sock)
+	ln, err := wake.Listen(sock) // replacing a dead server's: the lock is ours
 	if err != nil {
 		return err
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false) // removed below, only while still ours
-	os.Chmod(sock, 0o600)
 	mine, err := os.Stat(sock)
 	if err != nil {
 		return err
+	}
+	if ready != nil {
+		ready.Write([]byte{1})
+		ready.Close()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
@@ -161,7 +183,7 @@ func (s *session) cmdWakeSocket(args []string) error {
 		return err
 	}
 	srv := &wake.Server{Engine: p.paths.DockerSocket(p.config.Name), Log: s.stderr,
-		Start: func(ctx context.Context) error { return s.initFromWake(ctx, exe, p) }}
+		Start: func(_ context.Context, requested time.Time) error { return s.initFromWake(exe, p, requested) }}
 	err = srv.Serve(ctx, ln)
 	if now, statErr := os.Stat(sock); statErr == nil && os.SameFile(now, mine) {
 		os.Remove(sock)
@@ -171,26 +193,58 @@ func (s *session) cmdWakeSocket(args []string) error {
 
 // initFromWake starts the VM as `pixi-lima init` does, in a process of its
 // own: the same lock and checks as the shim's, and the settings as they
-// are now, not as they were when the server started.
-func (s *session) initFromWake(ctx context.Context, exe string, p *project) error {
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, exe, "init")
+// are now. init refuses a request that arrived before the last stop or
+// delete. It outlives the server, which stop may end meanwhile: its own
+// process group (a terminal's ^C to the server's is not for it), and its
+// output into the server's log file itself, not through a pipe that would
+// end it with SIGPIPE once the server is gone.
+func (s *session) initFromWake(exe string, p *project, requested time.Time) error {
+	cmd := exec.Command(exe, "init", "--requested-at="+requested.Format(time.RFC3339Nano))
 	cmd.Dir, cmd.Env = p.paths.Root, s.environ
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logPath := p.paths.LogFile("wake-socket")
+	if log, ok := s.stderr.(*os.File); ok && sameFile(log, logPath) {
+		fi, err := log.Stat()
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			out, _ := os.ReadFile(logPath)
+			return initError(string(out[min(fi.Size(), int64(len(out))):]), err)
+		}
+		return nil
+	}
+	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = s.stderr, io.MultiWriter(s.stderr, &out)
 	if err := cmd.Run(); err != nil {
-		// The client gets the error pixi-lima printed, not only an exit code.
-		for _, line := range strings.Split(out.String(), "\n") {
-			if strings.HasPrefix(line, "pixi-lima: error") {
-				return errors.New(strings.TrimPrefix(line, "pixi-lima: "))
-			}
-		}
-		return err
+		return initError(out.String(), err)
 	}
 	return nil
 }
 
+// initError is the error init printed, which the client gets, else err.
+func initError(out string, err error) error {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "pixi-lima: error") {
+			return errors.New(strings.TrimPrefix(line, "pixi-lima: "))
+		}
+	}
+	return err
+}
+
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
 // detachWakeSocket starts the server with its output in the log directory
-// and waits until its socket accepts.
+// and waits until it listens. It learns that from a pipe, not by
+// connecting, which could look like a client.
 func (s *session) detachWakeSocket(p *project) error {
 	if wakeServer(p) != 0 {
 		return nil
@@ -207,27 +261,51 @@ func (s *session) detachWakeSocket(p *project) error {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(exe, wakeCommand)
+	cmd := exec.Command(exe, wakeCommand, fmt.Sprintf("--ready-fd=%d", readyFD))
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = p.paths.Root, s.environ, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // no terminal's hangup or ^C reaches it
-	if err := cmd.Start(); err != nil {
+	err = startNotified(cmd, 3*time.Second)
+	var exited *exitedError
+	if errors.As(err, &exited) && wakeServer(p) != 0 {
+		return nil // another server won the lock
+	}
+	if err != nil {
+		return fmt.Errorf("%w; see %s", err, p.paths.LogFile("wake-socket"))
+	}
+	return nil
+}
+
+// exitedError is a server that exited before it said it was ready.
+type exitedError struct{ err error }
+
+func (e *exitedError) Error() string { return fmt.Sprintf("the server exited (%v)", e.err) }
+
+// startNotified starts cmd with a pipe as its descriptor readyFD and waits
+// until cmd writes a byte there, exits, or timeout passes.
+func startNotified(cmd *exec.Cmd, timeout time.Duration) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd.ExtraFiles = []*os.File{w} // the first is descriptor 3
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if c, err := net.Dial("unix", p.paths.WakeSocket()); err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case err := <-exited:
-			if wakeServer(p) != 0 {
-				return nil // another server won the lock
-			}
-			return fmt.Errorf("the server exited (%v); see %s", err, p.paths.LogFile("wake-socket"))
-		default:
-		}
+	deadline := time.Now().Add(timeout)
+	r.SetReadDeadline(deadline)
+	if n, _ := r.Read(make([]byte, 1)); n == 1 {
+		return nil
 	}
-	return fmt.Errorf("its socket did not accept within 3s; see %s", p.paths.LogFile("wake-socket"))
+	// EOF: the descriptor closed, so the server ends, or the deadline passed.
+	select {
+	case err := <-exited:
+		return &exitedError{err}
+	case <-time.After(time.Until(deadline)):
+		return fmt.Errorf("the server did not listen within %s", timeout)
+	}
 }
