@@ -2,7 +2,12 @@ package lima
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/pixi-lima/pixi-lima/env"
 )
 
 // TestBackupExcludeValue: the value is the 61-byte binary property list
@@ -17,5 +22,39 @@ func TestBackupExcludeValue(t *testing.T) {
 	}
 	if got := backupExcludeValue(); !bytes.Equal(got, want) {
 		t.Errorf("got  % x\nwant % x", got, want)
+	}
+}
+
+// TestBackupDirs: besides the VM, Time Machine skips what the project can
+// make again: Lima's image cache (macOS's, under the project's own HOME),
+// Go's caches and the built binaries; a directory that is missing, or a
+// symlink (a shared image-cache, the user's own), is left alone.
+func TestBackupDirs(t *testing.T) {
+	root := t.TempDir()
+	p := env.NewPaths(root)
+	inst := p.InstanceDir("x-docker")
+	goDir, bin, share := filepath.Join(p.Prefix, "go"), filepath.Join(p.Prefix, "bin"), filepath.Join(p.Prefix, "share")
+	for _, d := range []string{inst, p.LimaCache("darwin"), goDir, bin, share} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{inst, p.LimaCache("darwin"), goDir, bin, share}
+	if got := backupDirs(inst); !slices.Equal(got, want) {
+		t.Errorf("backupDirs:\n got %q\nwant %q", got, want)
+	}
+	shared := t.TempDir()
+	if err := os.Remove(p.LimaCache("darwin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(shared, p.LimaCache("darwin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(goDir); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{inst, bin, share}
+	if got := backupDirs(inst); !slices.Equal(got, want) {
+		t.Errorf("with a shared cache and no Go caches:\n got %q\nwant %q", got, want)
 	}
 }
