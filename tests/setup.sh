@@ -24,7 +24,7 @@ fi
 
 # 1. Debian packages.
 packages=(qemu-system-x86 qemu-utils debootstrap docker.io busybox-static e2fsprogs
-  iptables hyperfine shellcheck time procps rsync git openssh-server patch python3-docker iproute2)
+  iptables hyperfine shellcheck time procps rsync git openssh-server patch python3-docker iproute2 zsh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
