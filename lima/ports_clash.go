@@ -83,7 +83,7 @@ func portClashes(instDir string, list func(ports []uint16, first ...int) []liste
 		if _, known := mine[pid]; !known {
 			// Lima's ssh master holds the ports under LIMA_SSH_PORT_FORWARDER.
 			argv, _ := commandLine(pid)
-			mine[pid] = slices.ContainsFunc(argv, func(a string) bool { return strings.Contains(a, instDir+string(filepath.Separator)) })
+			mine[pid] = isLimaProcess(argv, instDir)
 		}
 		return mine[pid]
 	}

@@ -13,6 +13,26 @@ import (
 	"syscall"
 )
 
+// The host's process table, read through variables so that tests can run
+// the package on a fake one.
+var (
+	allPIDs     = hostPIDs
+	commandLine = hostCommandLine
+	processName = hostProcessName
+	kill        = syscall.Kill
+)
+
+// sameDir says whether two paths name one directory, by file identity.
+// A variable so that tests can say so of paths this disk does not have.
+var sameDir = func(a, b string) bool {
+	ia, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	ib, err := os.Stat(b)
+	return err == nil && os.SameFile(ia, ib)
+}
+
 // limaPID reads a pid file of the instance and says whether that pid is,
 // right now, one of the instance's own Lima processes.
 func limaPID(instDir, file string) (pid int, ours bool) {
@@ -28,18 +48,76 @@ func limaPID(instDir, file string) (pid int, ours bool) {
 	return pid, ok && isLimaProcess(argv, instDir)
 }
 
-// isLimaProcess says whether argv is limactl or QEMU running this very
-// instance, so that a pid reused after a reboot never matches.
+// isLimaProcess says whether argv is the host agent, QEMU or ssh master of
+// this very instance: the file Lima has it use must lie in the instance
+// directory, judged by file identity, so that neither a pid reused after a
+// reboot nor another project whose path ends as this one's matches.
 func isLimaProcess(argv []string, instDir string) bool {
-	if len(argv) == 0 || !isLimaName(filepath.Base(argv[0])) {
-		return false
+	file, ok := limaFile(argv)
+	if !ok || !filepath.IsAbs(file) {
+		return false // a relative path is the process's own cwd's
 	}
-	for _, arg := range argv[1:] {
-		if strings.Contains(arg, instDir+string(filepath.Separator)) || arg == instDir {
-			return true
+	dir := filepath.Dir(file)
+	return dir == filepath.Clean(instDir) || sameDir(dir, instDir)
+}
+
+// limaFile is the file in its instance directory that Lima v1.2.2 starts a
+// process with: the host agent's --pidfile (pkg/instance/start.go), QEMU's
+// -pidfile (pkg/driver/qemu/qemu.go), the ssh master's ControlPath
+// (pkg/sshutil/sshutil.go). A pid file may be gone; its directory is not.
+func limaFile(argv []string) (string, bool) {
+	if len(argv) == 0 {
+		return "", false
+	}
+	// OpenSSH's ControlPersist master retitles itself where it can (Linux):
+	// control_persist_detach's setproctitle("%s [mux]", control_path).
+	if title, ok := strings.CutPrefix(argv[0], "ssh: "); ok && len(argv) == 1 {
+		return strings.CutSuffix(title, " [mux]")
+	}
+	switch name := filepath.Base(argv[0]); {
+	case name == "limactl" && slices.Contains(argv, "hostagent"):
+		return flagValue(argv[1:], "--pidfile")
+	case strings.HasPrefix(name, "qemu-system-"):
+		return flagValue(argv[1:], "-pidfile")
+	case name == "ssh":
+		return controlPath(argv[1:])
+	}
+	return "", false
+}
+
+// flagValue is the last value of flag, given as "flag value" or "flag=value".
+func flagValue(args []string, flag string) (value string, ok bool) {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			value, ok = args[i+1], true
+		} else if v, found := strings.CutPrefix(a, flag+"="); found {
+			value, ok = v, true
 		}
 	}
-	return false
+	return value, ok
+}
+
+// controlPath is the last ControlPath of ssh's -o options, which Lima
+// quotes (ControlPath="<instDir>/ssh.sock") and ssh unquotes.
+func controlPath(args []string) (path string, ok bool) {
+	for i, a := range args {
+		opt, found := strings.CutPrefix(a, "-o")
+		if !found {
+			continue
+		}
+		if opt == "" && i+1 < len(args) {
+			opt = args[i+1]
+		}
+		key, value, found := strings.Cut(opt, "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(key), "ControlPath") {
+			continue
+		}
+		if n := len(value); n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n-1] == value[0] {
+			value = value[1 : n-1]
+		}
+		path, ok = value, true
+	}
+	return path, ok
 }
 
 // isLimaName says whether an executable's name, as the kernel may cut it
@@ -73,7 +151,7 @@ func parseProcArgs2(b []byte) ([]string, bool) {
 
 // alive says whether pid exists (signal 0 checks without sending).
 func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
+	err := kill(pid, 0)
 	return err == nil || err == syscall.EPERM
 }
 
@@ -126,7 +204,7 @@ func Orphaned(instDir string) bool { return len(orphanQEMU(instDir)) > 0 }
 // killOrphans kills the instance's QEMU processes that Lima does not know of.
 func killOrphans(instDir string) {
 	for _, pid := range orphanQEMU(instDir) {
-		syscall.Kill(pid, syscall.SIGKILL)
+		kill(pid, syscall.SIGKILL)
 	}
 }
 

@@ -2,8 +2,8 @@ package lima
 
 import "golang.org/x/sys/unix"
 
-// commandLine is a process's argv, word for word, which ps does not give.
-func commandLine(pid int) ([]string, bool) {
+// hostCommandLine is a process's argv, word for word, which ps does not give.
+func hostCommandLine(pid int) ([]string, bool) {
 	b, err := unix.SysctlRaw("kern.procargs2", pid)
 	if err != nil {
 		return nil, false
@@ -11,9 +11,9 @@ func commandLine(pid int) ([]string, bool) {
 	return parseProcArgs2(b)
 }
 
-// processName is the name the kernel keeps for a process (its first 16
+// hostProcessName is the name the kernel keeps for a process (its first 16
 // bytes), "" if it cannot be read.
-func processName(pid int) string {
+func hostProcessName(pid int) string {
 	k, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
 	if err != nil {
 		return ""
@@ -21,8 +21,8 @@ func processName(pid int) string {
 	return unix.ByteSliceToString(k.Proc.P_comm[:])
 }
 
-// allPIDs lists the processes the kernel shows.
-func allPIDs() []int {
+// hostPIDs lists the processes the kernel shows.
+func hostPIDs() []int {
 	procs, _ := unix.SysctlKinfoProcSlice("kern.proc.all")
 	pids := make([]int, 0, len(procs))
 	for _, p := range procs {

@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// commandLine is a process's argv, as /proc has it.
-func commandLine(pid int) ([]string, bool) {
+// hostCommandLine is a process's argv, as /proc has it.
+func hostCommandLine(pid int) ([]string, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || len(b) == 0 {
 		return nil, false
@@ -17,9 +17,9 @@ func commandLine(pid int) ([]string, bool) {
 	return strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00"), true
 }
 
-// processName is the name the kernel keeps for a process (its first 15
+// hostProcessName is the name the kernel keeps for a process (its first 15
 // bytes), "" if it cannot be read.
-func processName(pid int) string {
+func hostProcessName(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 	if err != nil {
 		return ""
@@ -27,8 +27,8 @@ func processName(pid int) string {
 	return strings.TrimSuffix(string(b), "\n")
 }
 
-// allPIDs lists the processes /proc shows.
-func allPIDs() []int {
+// hostPIDs lists the processes /proc shows.
+func hostPIDs() []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {

@@ -2,11 +2,11 @@
 
 package lima
 
-// commandLine cannot read a process's argv here.
-func commandLine(pid int) ([]string, bool) { return nil, false }
+// hostCommandLine cannot read a process's argv here.
+func hostCommandLine(pid int) ([]string, bool) { return nil, false }
 
-// processName cannot read a process's name here.
-func processName(pid int) string { return "" }
+// hostProcessName cannot read a process's name here.
+func hostProcessName(pid int) string { return "" }
 
-// allPIDs cannot list processes here.
-func allPIDs() []int { return nil }
+// hostPIDs cannot list processes here.
+func hostPIDs() []int { return nil }

@@ -22,7 +22,8 @@ func TestIsLimaProcess(t *testing.T) {
 	}{
 		{[]string{"/p/.pixi/pixi-lima/bin/limactl", "hostagent", "--pidfile", dir + "/ha.pid", "x-docker"}, true},
 		{[]string{"qemu-system-x86_64", "-machine", "q35", "-pidfile", dir + "/qemu.pid"}, true},
-		{[]string{"/usr/bin/qemu-system-aarch64", "-qmp", "unix:" + dir + "/qmp.sock,server,nowait"}, true},
+		{[]string{"/usr/bin/qemu-system-aarch64", "-qmp", "chardev:char-qmp", "-name", "lima-x-docker", "-pidfile", dir + "/qemu.pid"}, true},
+		{[]string{"/usr/bin/qemu-system-aarch64", "-qmp", "unix:" + dir + "/qmp.sock,server,nowait"}, false}, // no pid file: not Lima's
 		// A reused pid: anything else, however much it mentions lima.
 		{[]string{"vim", "lima/x.go"}, false},
 		{[]string{"/usr/bin/vim", dir + "/lima.yaml"}, false},
@@ -179,7 +180,7 @@ func TestOrphanQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hold.Close()
-	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"qemu-system-x86_64", "-c", "read x", instDir + "/qmp.sock"}, Stdin: stdin}
+	cmd := &exec.Cmd{Path: "/bin/sh", Args: []string{"qemu-system-x86_64", "-c", "read x", "-pidfile", instDir + "/qemu.pid"}, Stdin: stdin}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
