@@ -214,8 +214,10 @@ func (m *Manager) shutDownOrphans(ctx context.Context) error {
 		fmt.Fprintf(m.Stderr, "pixi-lima: VM %q has a QEMU (pid %d) that Lima lost track of; shutting its guest down cleanly (ACPI power button) before the start …\n", m.Config.Name, pid)
 		if err := powerdown(ctx, m.dir(), pid, guestShutdownWait); err != nil {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: %v; killing it (writes the guest had not flushed are lost)\n", err)
-			syscall.Kill(pid, syscall.SIGKILL)
-			for deadline := time.Now().Add(10 * time.Second); alive(pid) && time.Now().Before(deadline); {
+			if runsFor(pid, m.dir()) {
+				kill(pid, syscall.SIGKILL)
+			}
+			for deadline := time.Now().Add(10 * time.Second); runsFor(pid, m.dir()) && time.Now().Before(deadline); {
 				time.Sleep(100 * time.Millisecond)
 			}
 		} else {

@@ -23,7 +23,7 @@ func powerdown(ctx context.Context, instDir string, qemuPID int, within time.Dur
 	deadline := time.Now().Add(within)
 	var lastErr error
 	var press time.Time
-	for ; alive(qemuPID); time.Sleep(500 * time.Millisecond) {
+	for ; runsFor(qemuPID, instDir); time.Sleep(500 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			if lastErr != nil {
 				return fmt.Errorf("the guest did not shut down within %s (last QMP error: %w)", within, lastErr)
@@ -39,6 +39,17 @@ func powerdown(ctx context.Context, instDir string, qemuPID int, within time.Dur
 		}
 	}
 	return nil
+}
+
+// runsFor says whether pid is still the instance's own process: a QEMU
+// that exited may leave its pid to another process before the deadline,
+// which must never be killed in its place.
+func runsFor(pid int, instDir string) bool {
+	if !alive(pid) {
+		return false
+	}
+	argv, ok := commandLine(pid)
+	return !ok || isLimaProcess(argv, instDir)
 }
 
 // qmp runs one QMP command after the capabilities negotiation.
