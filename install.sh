@@ -19,6 +19,7 @@
 #                                    (PIXI_LIMA_GO_CACHES=user: Go's own, in HOME)
 #   bin/{docker,docker-compose,limactl-local,pixi-lima} -> ../pixi-lima/bin/pixi-lima
 #   docker/cli-plugins/docker-compose -> ../../bin/docker-compose (`docker compose`)
+# On macOS Time Machine skips pixi-lima/go, pixi-lima/bin and pixi-lima/share.
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -43,6 +44,23 @@ prefix=$project/.pixi/pixi-lima
 share=$prefix/share/lima
 
 say() { echo "install.sh: $*" >&2; }
+
+# On Apple silicon an x86_64 pixi, and so its x86_64 bash and Go, runs
+# under Rosetta: Go would build an amd64 limactl, which Lima refuses to run,
+# and an amd64 pixi-lima. The kernel says so (sysctl.proc_translated is 1;
+# an Intel Mac has no such key), and hw.optional.arm64 says that the
+# machine is Apple silicon whatever runs the shell.
+rosetta_stop() {
+  say "$1 on Apple silicon (under Rosetta): Go would build an x86_64 limactl, which Lima refuses to run"
+  echo "  hint: use an arm64 pixi (and its arm64 Go): reinstall pixi from a terminal not under Rosetta" \
+    "(curl -fsSL https://pixi.sh/install.sh | sh; file \"\$(command -v pixi)\" says arm64), then run install.sh again" >&2
+  exit 3
+}
+darwin=
+[[ "$(uname -s)" != Darwin ]] || darwin=1
+if [[ -n $darwin && "$(sysctl -n sysctl.proc_translated 2>/dev/null)" == 1 ]]; then
+  rosetta_stop "this shell is x86_64"
+fi
 
 # Go keeps its module cache (Lima's dependencies, hundreds of MB), its build
 # cache and its telemetry counters in HOME; here they go under .pixi too, so
@@ -90,6 +108,9 @@ cd "$src"
 go_version=$(go version)
 go_env=$(go env GOOS GOARCH CC)
 { read -r goos; read -r goarch; read -r go_cc; } <<<"$go_env"
+if [[ -n $darwin && $goarch == amd64 && "$(sysctl -n hw.optional.arm64 2>/dev/null)" == 1 ]]; then
+  rosetta_stop "Go ($(command -v go)) is x86_64"
+fi
 lima_mod=$(go list ${modcacherw:+"$modcacherw"} -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima)
 read -r lima_version lima_dir <<<"$lima_mod"
 if [[ -z "$lima_dir" || ! -d "$lima_dir" ]]; then
@@ -234,6 +255,20 @@ link ../../bin/docker-compose "$project/.pixi/docker/cli-plugins/docker-compose"
 # it; the module cache stays, so a rebuild needs no download.
 if [[ -n $changed && "${GOCACHE:-}" == "$prefix/go/cache" && "${PIXI_LIMA_KEEP_GO_CACHE:-}" != 1 ]]; then
   rm -rf "$prefix/go/cache"
+fi
+
+# Time Machine skips what this builds and caches, as pixi-lima has it skip
+# the VM and Lima's image cache (lima/backup.go): the attribute `tmutil
+# addexclusion` sets, written once, so that a run with nothing to do writes
+# nothing.
+if [[ -n $darwin ]]; then
+  backup_attr=com.apple.metadata:com_apple_backup_excludeItem
+  backup_value=62706c69737430305f1011636f6d2e6170706c652e6261636b75706408000000000000010100000000000000010000000000000000000000000000001c
+  for dir in "$prefix/go" "$prefix/bin" "$prefix/share"; do
+    if [[ -d $dir && ! -L $dir ]] && ! xattr -p "$backup_attr" "$dir" >/dev/null 2>&1; then
+      xattr -wx "$backup_attr" "$backup_value" "$dir" || true
+    fi
+  done
 fi
 
 if [[ -n $changed ]]; then
