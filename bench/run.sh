@@ -7,8 +7,10 @@
 #   1. per call: docker version / docker ps / docker --version through the
 #      shim vs the real docker with DOCKER_HOST and DOCKER_CONFIG set by hand,
 #      and the design floor (bench/floor: ping + exec, without and with
-#      Lima's pkg/store linked in); docker version on the ssh engine
-#      (a real sshd on loopback) vs the real docker with that DOCKER_HOST;
+#      Lima's pkg/store linked in); docker version while the host agent's
+#      log grows as a busy port below 1024 makes it grow on macOS; docker
+#      version on the ssh engine (a real sshd on loopback) vs the real
+#      docker with that DOCKER_HOST;
 #   4. `pixi-lima status --json` on a stopped VM (created, never booted);
 #   5. binary size, process start vs an empty Go program, package init
 #      (GODEBUG=inittrace=1);
@@ -34,6 +36,7 @@
 #   PIXI_LIMA_BENCH_RUNS=15     hyperfine runs per command per round
 #   PIXI_LIMA_BENCH_VM_ROUNDS=2 alternating rounds of each VM start comparison
 #                               (0: only the rows that need one VM: status, idle CPU, prune)
+#   PIXI_LIMA_BENCH_ROWS="1 5"  only these rows (#), printed, not written to bench/results.md
 set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -42,6 +45,9 @@ rounds=${PIXI_LIMA_BENCH_ROUNDS:-6}
 runs=${PIXI_LIMA_BENCH_RUNS:-15}
 vm=${PIXI_LIMA_BENCH_VM:-0}
 vm_rounds=${PIXI_LIMA_BENCH_VM_ROUNDS:-2}
+only=${PIXI_LIMA_BENCH_ROWS:-}
+# want N: row N is to be measured.
+want() { [[ -z $only || " $only " == *" $1 "* ]]; }
 instance=bench-docker
 say() { echo "bench: $*" >&2; }
 
@@ -80,9 +86,10 @@ mkdir -p "$work/bin" "$work/home" "$work/json" "$work/d"
 chown "$PIXI_LIMA_TEST_USER" "$work/home" "$work/json"
 dockerd_pid=
 sshd_pid=
+writer_pid=
 vm_project=
 cleanup() {
-  for pid in $dockerd_pid $sshd_pid; do
+  for pid in $writer_pid $dockerd_pid $sshd_pid; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -160,10 +167,11 @@ count() { jq -s --arg name "$2" '[.[].results[] | select(.command == $name) | .t
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
 
 rows=()
-row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
+row() { if want "$1"; then rows+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); fi; }
 # hrow NUM WHAT SET NAME BASE-SET BASE-NAME TARGET: a row from compare's
 # runs, wall time (median) and CPU time, each with its ratio.
 hrow() {
+  want "$1" || return 0
   local a b ca cb
   a=$(median "$3" "$4") b=$(median "$5" "$6") ca=$(cpu "$3" "$4") cb=$(cpu "$5" "$6")
   row "$1" "$2" "$a ms (CPU $ca)" "$b ms (CPU $cb)" "$(ratio "$a" "$b") (CPU $(ratio "$ca" "$cb"))" "$7"
@@ -203,11 +211,13 @@ as_user .pixi/bin/pixi-lima status --json | jq -e '.state == "Stopped"' >/dev/nu
   { say "expected a Stopped instance:"; as_user .pixi/bin/pixi-lima status --json >&2; exit 1; }
 
 # 4. status on the stopped VM.
-compare status-stopped "status --json (stopped)" ".pixi/bin/pixi-lima status --json"
-status_stopped=$(median status-stopped "status --json (stopped)")
+if want 4; then
+  compare status-stopped "status --json (stopped)" ".pixi/bin/pixi-lima status --json"
+  status_stopped=$(median status-stopped "status --json (stopped)")
+fi
 
 # 5. process start and package init, before dockerd adds load.
-compare start "pixi-lima version" "$pixi_lima version" "empty Go program" "$work/bin/emptygo"
+want 5 && compare start "pixi-lima version" "$pixi_lima version" "empty Go program" "$work/bin/emptygo"
 
 # 6. install.sh when nothing changed, as `pixi run install` runs it when
 # pixi's own input hashing does not skip it; the test user's Go caches, as
@@ -215,10 +225,12 @@ compare start "pixi-lima version" "$pixi_lima version" "empty Go program" "$work
 # version (its other two go calls, `go version` and `go env`, are cheaper).
 user_go=(env "GOPATH=$PIXI_LIMA_TEST_USER_GO" "GOMODCACHE=$PIXI_LIMA_TEST_USER_GO/mod"
   "GOCACHE=$PIXI_LIMA_TEST_USER_GO/cache" GOFLAGS=-mod=mod GOTOOLCHAIN=local)
-noop=$(as_user "${user_go[@]}" "$repo/install.sh" "$project" 2>&1) || { say "install.sh failed:"; echo "$noop" >&2; exit 1; }
-[[ -z $noop ]] || say "warning: install.sh with nothing to do still said: $noop"
-compare install "install.sh, nothing to do" "${user_go[*]} $repo/install.sh $project" \
-  "go list -m" "${user_go[*]} go -C $repo list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima"
+if want 6; then
+  noop=$(as_user "${user_go[@]}" "$repo/install.sh" "$project" 2>&1) || { say "install.sh failed:"; echo "$noop" >&2; exit 1; }
+  [[ -z $noop ]] || say "warning: install.sh with nothing to do still said: $noop"
+  compare install "install.sh, nothing to do" "${user_go[*]} $repo/install.sh $project" \
+    "go list -m" "${user_go[*]} go -C $repo list -m -f '{{.Version}} {{.Dir}}' github.com/lima-vm/lima"
+fi
 
 # 9. What the activation adds to every `pixi run`: env/activate.sh sourced
 # by sh, in the project (with .pixi/pixi-lima/client.env, which install.sh
@@ -227,7 +239,7 @@ compare install "install.sh, nothing to do" "${user_go[*]} $repo/install.sh $pro
 mkdir -p "$work/bare/.pixi/bin"
 ln -sfn /bin/true "$work/bare/.pixi/bin/docker"
 [[ -r $project/.pixi/pixi-lima/client.env ]] || { say "install.sh wrote no client.env"; exit 1; }
-compare activation "activation, with client.env" "env PIXI_PROJECT_ROOT=$project sh -c '. $repo/env/activate.sh'" \
+want 9 && compare activation "activation, with client.env" "env PIXI_PROJECT_ROOT=$project sh -c '. $repo/env/activate.sh'" \
   "activation, without" "env PIXI_PROJECT_ROOT=$work/bare sh -c '. $repo/env/activate.sh'"
 
 # inittrace: every package's init, median over 30 runs; and the whole
@@ -244,9 +256,11 @@ medians() { sort -k1,1 -k2,2g | awk '
   $1 != p { if (n) print p, v[int((n + 1) / 2)]; p = $1; n = 0 }
   { v[++n] = $2 }
   END { if (n) print p, v[int((n + 1) / 2)] }'; }
-inits "$pixi_lima" version | medians >"$work/init-pixi-lima"
-inits "$work/bin/floor-store" | medians >"$work/init-floor-store"
-inits "$work/bin/floor" | medians >"$work/init-floor"
+if want 5; then
+  inits "$pixi_lima" version | medians >"$work/init-pixi-lima"
+  inits "$work/bin/floor-store" | medians >"$work/init-floor-store"
+  inits "$work/bin/floor" | medians >"$work/init-floor"
+fi
 init_total() { awk '$1 == "TOTAL" { printf "%.1f", $2 }' "$1"; }
 init_count() { grep -vc '^TOTAL ' "$1"; }
 
@@ -268,10 +282,12 @@ as_user .pixi/bin/docker version --format '{{.Server.Version}}' | grep -qx "$eng
 
 # The fast path's package inits: what the shim initializes before it
 # becomes docker (the trace lines before docker's own "init runtime").
-for ((i = 0; i < 30; i++)); do
-  { as_user DOCKER_CONFIG="$PWD/.pixi/docker" GODEBUG=inittrace=1 .pixi/bin/docker version 2>&1 >/dev/null || true; } |
-    awk '/^init runtime / && ++runtimes == 2 { exit } /^init / { print $2, $5; total += $5 } END { print "TOTAL", total }'
-done | medians >"$work/init-fastpath"
+if want 5; then
+  for ((i = 0; i < 30; i++)); do
+    { as_user DOCKER_CONFIG="$PWD/.pixi/docker" GODEBUG=inittrace=1 .pixi/bin/docker version 2>&1 >/dev/null || true; } |
+      awk '/^init runtime / && ++runtimes == 2 { exit } /^init / { print $2, $5; total += $5 } END { print "TOTAL", total }'
+  done | medians >"$work/init-fastpath"
+fi
 
 # 1. per-call overhead against the running engine.
 compare version \
@@ -282,21 +298,48 @@ compare version \
   "wake socket: docker version" "env DOCKER_HOST=unix://$project/.pixi/pixi-lima/docker.sock $real_docker version"
 # 10. The wake socket's server, started by the shim's first call above:
 # what it holds and spends while nothing connects (a minute, alone).
-wake_pid=$(awk '{ print $1 }' "$project/.pixi/pixi-lima/wake-socket.pid")
-[[ -n $wake_pid ]] || { say "the wake socket's server is not running"; exit 1; }
-wake_ticks() { awk '{ print $14 + $15 }' "/proc/$wake_pid/stat"; }
-wake_before=$(wake_ticks)
-sleep 60
-wake_idle_ms=$(( ($(wake_ticks) - wake_before) * 1000 / $(getconf CLK_TCK) ))
-wake_rss=$(awk '/^VmRSS:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$wake_pid/status")
-compare ps "shim: docker ps" ".pixi/bin/docker ps" "direct: docker ps" "$real_docker ps"
-compare cheap "shim: docker --version" ".pixi/bin/docker --version" "direct: docker --version" "$real_docker --version"
+if want 10; then
+  wake_pid=$(awk '{ print $1 }' "$project/.pixi/pixi-lima/wake-socket.pid")
+  [[ -n $wake_pid ]] || { say "the wake socket's server is not running"; exit 1; }
+  wake_ticks() { awk '{ print $14 + $15 }' "/proc/$wake_pid/stat"; }
+  wake_before=$(wake_ticks)
+  sleep 60
+  wake_idle_ms=$(( ($(wake_ticks) - wake_before) * 1000 / $(getconf CLK_TCK) ))
+  wake_rss=$(awk '/^VmRSS:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$wake_pid/status")
+fi
+if want 1; then
+  compare ps "shim: docker ps" ".pixi/bin/docker ps" "direct: docker ps" "$real_docker ps"
+  compare cheap "shim: docker --version" ".pixi/bin/docker --version" "direct: docker --version" "$real_docker --version"
+
+  # 1. A busy forward log: on macOS Lima's host agent logs every connection
+  # it accepts on a port below 1024 (pkg/portfwd/listener_darwin.go). A
+  # writer appends such a line to the instance's ha.stderr.log every 10 ms
+  # while the shim's docker version runs: only a failed listen may send a
+  # call to the full path. The record must still be the one written before
+  # the writer started, or the full path ran.
+  ha_log=$project/.pixi/lima/$instance/ha.stderr.log
+  as_user touch "$ha_log"
+  rm -f "$project/.pixi/pixi-lima/fastpath"
+  as_user .pixi/bin/docker version >/dev/null # the full path records the log's size
+  record=$(cat "$project/.pixi/pixi-lima/fastpath")
+  [[ $record == *"portlog 0 $ha_log"* ]] || { say "the fast path's record has no portlog line:"; echo "$record" >&2; exit 1; }
+  # shellcheck disable=SC2016 # the writer's shell expands them
+  as_user sh -c 'i=0; while :; do i=$((i + 1)); printf "{\"level\":\"info\",\"msg\":\"pseudoloopback forwarder: accepting connection from \\\"127.0.0.1:%d\\\"\",\"time\":\"2026-01-01T00:00:00Z\"}\n" $((40000 + i % 20000)); sleep 0.01; done' >>"$ha_log" &
+  writer_pid=$!
+  compare busylog "shim: docker version, busy log" ".pixi/bin/docker version" "direct: docker version" "$real_docker version"
+  kill "$writer_pid"
+  wait "$writer_pid" 2>/dev/null || true
+  writer_pid=
+  busy_bytes=$(stat -c %s "$ha_log")
+  [[ "$(cat "$project/.pixi/pixi-lima/fastpath")" == "$record" ]] || say "warning: the record changed during the busy-log row: the full path ran"
+fi
 
 # 1. The ssh engine: a project with engine = "ssh://…" against the real
 # docker with the same DOCKER_HOST, both reaching this dockerd through a
 # real sshd on loopback (sshd's SetEnv points the remote docker at it).
 # ssh reads its key and known_hosts from the home in the passwd database,
 # not $HOME, so both run in a mount namespace where that home is $work/home.
+if want 1; then
 say "starting sshd for the ssh engine"
 ssh_dir=$work/ssh
 mkdir -p "$ssh_dir" "$work/home/.ssh" /run/sshd
@@ -332,6 +375,7 @@ as_user .pixi/bin/docker version --format '{{.Server.Version}}' | grep -qx "$eng
 compare ssh "shim: docker version (ssh)" ".pixi/bin/docker version" "direct: docker version (ssh)" "$real_docker version"
 in_home=() docker_host=
 cd "$project"
+fi
 
 n_version=$(count version "shim: docker version")
 
@@ -348,9 +392,11 @@ hrow 1 "— floor + Lima's pkg/store linked in vs the real docker" \
 hrow 1 "— the shim vs the floor with pkg/store" version "shim: docker version" version "floor + pkg/store" ""
 hrow 1 "\`docker ps\`, running engine" ps "shim: docker ps" ps "direct: docker ps" ""
 hrow 1 "\`docker --version\` (the shim's own cost: no engine call)" cheap "shim: docker --version" cheap "direct: docker --version" ""
+hrow 1 "\`docker version\` while the host agent's log grows by Lima's accept lines (100 a second; ${busy_bytes:-?} bytes in the row) vs the real docker" \
+  busylog "shim: docker version, busy log" busylog "direct: docker version" "≤ 1.25×"
 hrow 1 "\`docker version\` on engine = \"ssh://…\" (sshd on loopback, the same dockerd) vs the real docker with the same DOCKER_HOST" \
   ssh "shim: docker version (ssh)" ssh "direct: docker version (ssh)" "≤ 1.05×"
-row 4 "\`pixi-lima status --json\`, stopped VM" "$status_stopped ms (CPU $(cpu status-stopped "status --json (stopped)"))" "" "" ""
+want 4 && row 4 "\`pixi-lima status --json\`, stopped VM" "$status_stopped ms (CPU $(cpu status-stopped "status --json (stopped)"))" "" "" ""
 
 # The VM part: real boots from the offline guest image.
 if [[ $vm == 1 ]]; then
@@ -549,22 +595,24 @@ else
   row 4 "\`pixi-lima status --json\`, running VM" "not run" "" "" "≤ 50 ms"
 fi
 
-size() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
-row 5 "binary size: pixi-lima vs an empty Go program" "$(size "$pixi_lima")" "$(size "$work/bin/emptygo")" \
-  "$(ratio "$(stat -c %s "$pixi_lima")" "$(stat -c %s "$work/bin/emptygo")")" ""
-row 5 "— floor / floor + pkg/store" "$(size "$work/bin/floor")" "$(size "$work/bin/floor-store")" "" ""
-hrow 5 "process start: \`pixi-lima version\` vs an empty Go program" start "pixi-lima version" start "empty Go program" ""
-row 5 "package init (inittrace, sum): pixi-lima vs floor + pkg/store" \
-  "$(init_total "$work/init-pixi-lima") ms, $(init_count "$work/init-pixi-lima") pkgs" \
-  "$(init_total "$work/init-floor-store") ms, $(init_count "$work/init-floor-store") pkgs" "" ""
-row 5 "— on the fast path, before exec: the shim vs the floor without pkg/store" \
-  "$(init_total "$work/init-fastpath") ms, $(init_count "$work/init-fastpath") pkgs" \
-  "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" ""
-row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
+if want 5; then
+  size() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
+  row 5 "binary size: pixi-lima vs an empty Go program" "$(size "$pixi_lima")" "$(size "$work/bin/emptygo")" \
+    "$(ratio "$(stat -c %s "$pixi_lima")" "$(stat -c %s "$work/bin/emptygo")")" ""
+  row 5 "— floor / floor + pkg/store" "$(size "$work/bin/floor")" "$(size "$work/bin/floor-store")" "" ""
+  hrow 5 "process start: \`pixi-lima version\` vs an empty Go program" start "pixi-lima version" start "empty Go program" ""
+  row 5 "package init (inittrace, sum): pixi-lima vs floor + pkg/store" \
+    "$(init_total "$work/init-pixi-lima") ms, $(init_count "$work/init-pixi-lima") pkgs" \
+    "$(init_total "$work/init-floor-store") ms, $(init_count "$work/init-floor-store") pkgs" "" ""
+  row 5 "— on the fast path, before exec: the shim vs the floor without pkg/store" \
+    "$(init_total "$work/init-fastpath") ms, $(init_count "$work/init-fastpath") pkgs" \
+    "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" ""
+  row 5 "— floor without pkg/store" "$(init_total "$work/init-floor") ms, $(init_count "$work/init-floor") pkgs" "" "" ""
+fi
 hrow 6 "\`install.sh\` with nothing to do vs the \`go list -m\` it needs" install "install.sh, nothing to do" install "go list -m" ""
 hrow 9 "the activation (\`env/activate.sh\` sourced by sh) with the client variables vs without (before them)" activation "activation, with client.env" activation "activation, without" ""
 hrow 10 "\`docker version\` through the wake socket (SDKs' DOCKER_HOST) vs the engine's socket" version "wake socket: docker version" version "direct: docker version" "≤ 1.05×"
-row 10 "— the wake socket's server while idle: CPU per minute, resident memory" "$wake_idle_ms ms/min, $wake_rss" "" "" ""
+want 10 && row 10 "— the wake socket's server while idle: CPU per minute, resident memory" "$wake_idle_ms ms/min, $wake_rss" "" "" ""
 
 {
   echo "# pixi-lima benchmarks"
@@ -577,11 +625,13 @@ row 10 "— the wake socket's server while idle: CPU per minute, resident memory
   echo "| # | benchmark | pixi-lima | baseline | ratio | target |"
   echo "|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
-  echo
-  echo "Top package init costs of pixi-lima (\`GODEBUG=inittrace=1 pixi-lima version\`, median of 30 runs):"
-  echo
-  echo "| package | init (ms) |"
-  echo "|---|---|"
-  # awk, not head: head would close the pipe early (SIGPIPE under pipefail).
-  grep -v '^TOTAL ' "$work/init-pixi-lima" | sort -k2,2gr | awk 'NR <= 12 { printf "| %s | %.2f |\n", $1, $2 }'
-} | tee "$here/results.md"
+  if want 5; then
+    echo
+    echo "Top package init costs of pixi-lima (\`GODEBUG=inittrace=1 pixi-lima version\`, median of 30 runs):"
+    echo
+    echo "| package | init (ms) |"
+    echo "|---|---|"
+    # awk, not head: head would close the pipe early (SIGPIPE under pipefail).
+    grep -v '^TOTAL ' "$work/init-pixi-lima" | sort -k2,2gr | awk 'NR <= 12 { printf "| %s | %.2f |\n", $1, $2 }'
+  fi
+} | if [[ -z $only ]]; then tee "$here/results.md"; else cat; fi
