@@ -216,7 +216,8 @@ func (s *session) initFromWake(exe string, p *project, requested time.Time) erro
 		return nil
 	}
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = s.stderr, io.MultiWriter(s.stderr, &out)
+	w := io.MultiWriter(s.stderr, &out) // one writer: exec then writes from one goroutine
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
 		return initError(out.String(), err)
 	}

@@ -214,7 +214,7 @@ func TestConcurrentClientsStartOnce(t *testing.T) {
 // A start that fails answers each of its waiters with Docker's API error,
 // and for a while every later request too, without starting again.
 func TestStartFailureAnswersAllWaiters(t *testing.T) {
-	shorten(t, &failureMemo, time.Second)
+	shorten(t, &failureMemo, 2*time.Second)
 	f := newFixture(t, nil, 200*time.Millisecond, errors.New(`error at "starting VM": disk full`))
 	check := func() {
 		resp, err := f.client().Get("http://docker/_ping")
@@ -240,7 +240,7 @@ func TestStartFailureAnswersAllWaiters(t *testing.T) {
 	if n := f.starts.Load(); n != 1 {
 		t.Errorf("the failed start ran %d times, want once for all", n)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	check()
 	if n := f.starts.Load(); n != 2 {
 		t.Errorf("after a while a request started the engine %d times, want 2", n)
