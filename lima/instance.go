@@ -95,13 +95,16 @@ func (m *Manager) create(ctx context.Context) error {
 	if err := CheckGuest(m.Config, h, g); err != nil {
 		return err
 	}
+	c := WithRosetta(m.Config, h, g)
 	vmType, _ := ResolveVMType(g)
+	if c.Rosetta && c.VMType == "" {
+		vmType = VZ // CreateExpression makes a Rosetta VM vz
+	}
 	if err := CheckQEMUImg(vmType); err != nil {
 		return err
 	}
 	_, statErr := os.Lstat(m.dir())
 	ours := errors.Is(statErr, fs.ErrNotExist)
-	c := WithRosetta(m.Config, h, g)
 	m.sayMissingMounts()
 	stage := fmt.Sprintf("creating VM %q from %s (%d CPUs, %s memory, %s disk)", c.Name, c.Template, c.CPUs, c.Memory, c.Disk)
 	err := m.Limactl.Run(ctx, stage, "--tty=false", "create", "--name="+c.Name, c.Template, "--set", CreateExpression(c, m.Paths.Root))
