@@ -21,6 +21,7 @@ checks=(
   "fast-path: docker takes the fast path after traffic on a published port 80"
   "lsof: a clash names the host process that holds the port"
   "spaces: a project path with spaces mounts and serves a bind mount"
+  "case-path: through the project's path in other letter case (APFS is case-insensitive), stop finds the VM's own processes and removes no live pid file"
   "deep-path: a project path too long for Lima's sockets stops with exit 3 and the limit"
 )
 
@@ -147,6 +148,23 @@ if [[ "$($docker run --rm -v "$PWD:/w" busybox cat /w/hello.txt 2>&1)" == hello 
   pass spaces
 else
   fail spaces "a bind mount of '$PWD' did not show hello.txt"
+fi
+
+# case-path: the same project through "WITH SPACE": pixi-lima must know
+# Lima's processes, whose arguments spell the path as created, by file
+# identity, not as strings.
+upper="$work/WITH SPACE/app"
+if [[ ! -d $upper ]]; then
+  fail case-path "this volume is case-sensitive: '$upper' does not exist"
+else
+  out=$(cd "$upper" && .pixi/bin/pixi-lima stop 2>&1)
+  code=$?
+  state=$(.pixi/bin/limactl-local list --format '{{.Status}}' acc 2>/dev/null)
+  if [[ $code == 0 && $state == Stopped && $out != *"not this VM's"* && $out != *"lost track of"* ]]; then
+    pass case-path
+  else
+    fail case-path "stop through '$upper': exit $code, state $state: $out"
+  fi
 fi
 
 # deep-path: nothing is created, exit 3, the limit named.

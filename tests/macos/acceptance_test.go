@@ -32,7 +32,7 @@ func TestAcceptanceScript(t *testing.T) {
 	if !ok || ee.ExitCode() != 2 {
 		t.Fatalf("acceptance.sh on %s: %v, want exit 2\n%s", runtime.GOOS, err, out)
 	}
-	for _, want := range []string{"need a Mac", "vz-boot:", "rosetta:", "chown:", "time-machine:", "fast-path:", "lsof:", "spaces:", "deep-path:"} {
+	for _, want := range []string{"need a Mac", "vz-boot:", "rosetta:", "chown:", "time-machine:", "fast-path:", "lsof:", "spaces:", "case-path:", "deep-path:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("acceptance.sh does not say %q:\n%s", want, out)
 		}
