@@ -314,7 +314,7 @@ if want 1; then
   # 1. A busy forward log: on macOS Lima's host agent logs every connection
   # it accepts on a port below 1024 (pkg/portfwd/listener_darwin.go). A
   # writer appends such a line to the instance's ha.stderr.log every 10 ms
-  # while the shim's docker version runs: only a failed listen may send a
+  # while the shim's docker version runs: only a new forward or a failed listen may send a
   # call to the full path. The record must still be the one written before
   # the writer started, or the full path ran.
   ha_log=$project/.pixi/lima/$instance/ha.stderr.log

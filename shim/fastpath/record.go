@@ -348,10 +348,11 @@ func parseSize(s string) (int64, bool) {
 	return n, true
 }
 
-// portLogChanged says whether the host agent's log has told of a failed
-// listen (a port that may clash) since the full path looked, or cannot be
-// read from there. Lima on macOS logs every connection it accepts on a port
-// below 1024 (pkg/portfwd/listener_darwin.go), so growth alone says nothing.
+// portLogChanged says whether the host agent's log has told of a new
+// forward (another process may share its port) or a failed listen (another
+// holds it) since the full path looked, or cannot be read from there. Lima
+// on macOS logs every connection it accepts on a port below 1024
+// (pkg/portfwd/listener_darwin.go), so growth alone says nothing.
 func (r Record) portLogChanged() bool {
 	if r.PortLog == "" {
 		return false
@@ -376,7 +377,7 @@ func (r Record) portLogChanged() bool {
 	if n, err := f.ReadAt(buf, r.PortLogSize); n != len(buf) && err != nil {
 		return true
 	}
-	return bytes.Contains(buf, []byte("failed to listen"))
+	return bytes.Contains(buf, []byte("failed to listen")) || bytes.Contains(buf, []byte("Forwarding TCP from"))
 }
 
 // portLogRead is the most of the log a call reads: a busy forward logs
