@@ -77,7 +77,7 @@ func TestDeleteWaitsForStart(t *testing.T) {
 	deleted := make(chan error, 1)
 	go func() { deleted <- del.Wait(); w.Close() }()
 	lines := bufio.NewScanner(delErr)
-	if !lines.Scan() || !regexp.MustCompile(`^pixi-lima: VM "lr-docker" is busy: pid \d+ is starting it; waiting up to \S+ …$`).MatchString(lines.Text()) {
+	if !lines.Scan() || !regexp.MustCompile(`^pixi-lima: VM "lr-docker" is busy: pid \d+ is starting it for pixi-lima init; waiting up to \S+ …$`).MatchString(lines.Text()) {
 		t.Errorf("delete's first line is %q, want that it waits for the start", lines.Text())
 	}
 	select {
