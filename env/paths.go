@@ -60,6 +60,14 @@ func (p Paths) WakeSocket() string { return filepath.Join(p.Prefix, "docker.sock
 // WakePID holds the pid of the wake socket's server, locked while it serves.
 func (p Paths) WakePID() string { return filepath.Join(p.Prefix, "wake-socket.pid") }
 
+// Snapshot is the engine's state as read before it stopped, from which the
+// wake socket answers read-only calls while it sleeps.
+func (p Paths) Snapshot() string { return filepath.Join(p.Prefix, "snapshot.json") }
+
+// WakeReaders is "<count> <seq>": the read-only requests the wake socket
+// has open to the engine, which the guest's idle watcher does not count.
+func (p Paths) WakeReaders() string { return filepath.Join(p.Prefix, "wake-readers") }
+
 // LogFile records the limactl runs for one instance.
 func (p Paths) LogFile(name string) string { return filepath.Join(p.Logs, name+".log") }
 

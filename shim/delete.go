@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -35,7 +36,11 @@ func (e vmEngine) remove(force bool) error {
 	inst, err := lima.Inspect(p.paths, p.config.Name)
 	var damaged *lima.DamagedError
 	if errors.As(err, &damaged) {
-		return s.deleteDamaged(damaged, force)
+		if err := s.deleteDamaged(damaged, force); err != nil {
+			return err
+		}
+		forgetEngine(p)
+		return nil
 	}
 	if err != nil {
 		return err
@@ -54,7 +59,18 @@ func (e vmEngine) remove(force bool) error {
 		}
 	}
 	s.stopWakeSocket(p) // or a client could create the VM again at once
-	return m.Delete(context.Background())
+	if err := m.Delete(context.Background()); err != nil {
+		return err
+	}
+	forgetEngine(p)
+	return nil
+}
+
+// forgetEngine removes what the wake socket kept of a deleted engine: its
+// state must not answer for the next one.
+func forgetEngine(p *project) {
+	os.Remove(p.paths.Snapshot())
+	os.Remove(p.paths.WakeReaders())
 }
 
 // confirmDelete asks on a terminal and refuses anywhere else.

@@ -14,6 +14,7 @@ import (
 	"github.com/pixi-lima/pixi-lima/lima"
 	"github.com/pixi-lima/pixi-lima/lima/ping"
 	"github.com/pixi-lima/pixi-lima/shim/fastpath"
+	"github.com/pixi-lima/pixi-lima/shim/wake"
 )
 
 // vmEngine is engine = "lima", the default: the project's own Lima VM,
@@ -84,11 +85,27 @@ func (e vmEngine) stop(force bool) error {
 		return nil
 	}
 	e.s.stopWakeSocket(e.p)
+	e.snapshot()
 	m, err := e.s.manager(e.p)
 	if err != nil {
 		return err
 	}
 	return m.Stop(context.Background(), force, "pixi-lima stop")
+}
+
+// snapshot keeps the engine's state, when it answers, for the wake socket
+// to answer read-only calls from while the VM is stopped. Without it they
+// start the VM, which is no reason to fail the stop.
+func (e vmEngine) snapshot() {
+	socket := e.p.paths.DockerSocket(e.p.config.Name)
+	if !ping.Engine(socket, 2*time.Second) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := wake.TakeSnapshot(ctx, socket, e.p.paths.Snapshot()); err != nil {
+		e.s.printf("warning: no snapshot of the engine's state (%v): read-only calls on the wake socket will start the VM", err)
+	}
 }
 
 func (e vmEngine) restart() error {

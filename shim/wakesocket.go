@@ -183,6 +183,7 @@ func (s *session) cmdWakeSocket(args []string) error {
 		return err
 	}
 	srv := &wake.Server{Engine: p.paths.DockerSocket(p.config.Name), Log: s.stderr,
+		Snapshot: p.paths.Snapshot(), Readers: p.paths.WakeReaders(),
 		Start: func(_ context.Context, requested time.Time) error { return s.initFromWake(exe, p, requested) }}
 	err = srv.Serve(ctx, ln)
 	if now, statErr := os.Stat(sock); statErr == nil && os.SameFile(now, mine) {

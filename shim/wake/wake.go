@@ -30,13 +30,26 @@ type Server struct {
 	// takes its own lock.
 	Start func(ctx context.Context, requested time.Time) error
 	Log   io.Writer
+	// Snapshot is the engine's state taken before it stopped: read-only
+	// calls get their answers from it while the engine is down, without
+	// starting it ("" answers none).
+	Snapshot string
+	// Readers is where the count of read-only requests open to the engine
+	// is kept for the guest's idle watcher ("" keeps none).
+	Readers string
 
-	ctx      context.Context
-	proxy    *httputil.ReverseProxy
-	starting sync.Mutex // held by the one request that starts the engine
-	failed   error      // the last start's failure, under starting
-	failedAt time.Time
-	answered atomic.Int64 // when the engine last answered, in Unix nanoseconds
+	ctx          context.Context
+	proxy        *httputil.ReverseProxy
+	reads        http.RoundTripper // read-only requests: counted, never pooled
+	readers      *readers
+	snapshots    snapshotCache
+	loggedAsleep atomic.Int64 // answered as of the last "answering from the snapshot"
+	upMu         sync.Mutex
+	up           chan struct{} // closed when a start finishes
+	starting     sync.Mutex    // held by the one request that starts the engine
+	failed       error         // the last start's failure, under starting
+	failedAt     time.Time
+	answered     atomic.Int64 // when the engine last answered, in Unix nanoseconds
 }
 
 // fresh is how long an answer of the engine lets requests through at once;
@@ -52,15 +65,36 @@ var (
 	failureMemo = 10 * time.Second
 )
 
-// needsEngine says whether a request must start the engine when it is down.
-func needsEngine(r *http.Request) bool { return true }
+// needsEngine says whether a request must start the engine when it is
+// down. The read-only ones do not when the snapshot answers them.
+func needsEngine(r *http.Request) bool { return !readOnly(r) }
 
 // Serve answers requests on l until ctx ends or l fails for good.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.ctx = ctx
+	s.loggedAsleep.Store(-1)
+	s.up = make(chan struct{})
+	s.readers = newReaders(s.Readers)
+	if s.readers != nil {
+		counting, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { s.readers.run(counting); close(done) }()
+		defer func() { cancel(); <-done }() // the file goes with the server
+	}
+	// A read's connection is closed after it: an idle pooled one would
+	// count, in the guest, as a client keeping the VM awake.
+	reads := s.transport()
+	reads.DisableKeepAlives = true
+	s.reads = counted{reads, s.readers}
+	pooled := s.transport()
 	s.proxy = &httputil.ReverseProxy{
-		Rewrite:       s.rewrite,
-		Transport:     s.transport(),
+		Rewrite: s.rewrite,
+		Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+			if readOnly(r) {
+				return s.reads.RoundTrip(r)
+			}
+			return pooled.RoundTrip(r)
+		}),
 		FlushInterval: -1,
 		ModifyResponse: func(*http.Response) error {
 			s.answered.Store(time.Now().UnixNano())
@@ -100,6 +134,10 @@ func (s *Server) transport() *http.Transport {
 	}
 }
 
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // rewrite keeps the request as the client sent it, forwarding headers
 // included: the engine sees what it would on its own socket.
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
@@ -113,7 +151,14 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
-	if needsEngine(r) && !s.fresh() && !s.answers() {
+	if r.Method == http.MethodGet && unversioned(r.URL.Path) == "/events" {
+		s.events(w, r, arrived)
+		return
+	}
+	if !s.fresh() && !s.answers() {
+		if !needsEngine(r) && s.fromSnapshot(w, r) {
+			return
+		}
 		if err := s.wait(w, r, arrived); err != nil {
 			if r.Context().Err() == nil {
 				refuse(w, http.StatusServiceUnavailable, err)
@@ -189,8 +234,19 @@ func (s *Server) ensure(requested time.Time) error {
 	}
 	s.failed = nil
 	s.answered.Store(time.Now().UnixNano())
+	s.upMu.Lock()
+	close(s.up)
+	s.up = make(chan struct{})
+	s.upMu.Unlock()
 	s.logf("the engine answers after %s", time.Since(begin).Round(time.Millisecond))
 	return nil
+}
+
+// started is closed when the next start finishes.
+func (s *Server) started() <-chan struct{} {
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	return s.up
 }
 
 func (s *Server) fresh() bool { return time.Since(time.Unix(0, s.answered.Load())) < fresh }
