@@ -42,7 +42,9 @@ func route(path string) (string, bool) {
 		if name, ok = strings.CutSuffix(name, r.suffix); !ok || name == "" {
 			continue
 		}
-		if r.prefix != "/images/" && strings.Contains(name, "/") {
+		// A container's name may come with its leading "/"; only an
+		// image's holds more slashes.
+		if trimmed := strings.TrimPrefix(name, "/"); r.prefix != "/images/" && (trimmed == "" || strings.Contains(trimmed, "/")) {
 			continue
 		}
 		return r.prefix + "{}" + r.suffix, true

@@ -91,6 +91,7 @@ func TestRouteName(t *testing.T) {
 	for path, want := range map[string][2]string{
 		"/v1.47/images/registry:5000/a/b:tag/json": {"/images/{}/json", "registry:5000/a/b:tag"},
 		"/containers/web/json":                     {"/containers/{}/json", "web"},
+		"/v1.47/containers//web/json":              {"/containers/{}/json", "/web"},
 		"/networks/bridge":                         {"/networks/{}", "bridge"},
 		"/v1.51/volumes/data":                      {"/volumes/{}", "data"},
 		"/v1.51/version":                           {"/version", ""},
@@ -100,7 +101,7 @@ func TestRouteName(t *testing.T) {
 			t.Errorf("%s: %q %q %v, want %q", path, template, name(path, template), ok, want)
 		}
 	}
-	for _, path := range []string{"/v1.47/containers/a/b/json", "/networks/a/b", "/containers//json", "/vx/version", "/images/json/x"} {
+	for _, path := range []string{"/v1.47/containers/a/b/json", "/networks/a/b", "/containers//json", "/containers///json", "/vx/version", "/images/json/x"} {
 		if template, ok := route(path); ok {
 			t.Errorf("%s: routed to %s", path, template)
 		}

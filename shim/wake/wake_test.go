@@ -30,10 +30,12 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, engine http.Handler, delay time.Duration, startErr error) *fixture {
-	return newFixtureOn(t, engine, delay, startErr, func(l net.Listener) net.Listener { return l })
+	return newFixtureOn(t, engine, delay, startErr, func(l net.Listener) net.Listener { return l }, nil)
 }
 
-func newFixtureOn(t *testing.T, engine http.Handler, delay time.Duration, startErr error, wrap func(net.Listener) net.Listener) *fixture {
+// newFixtureOn is newFixture with the listener wrapped, and the server
+// configured by configure, if not nil.
+func newFixtureOn(t *testing.T, engine http.Handler, delay time.Duration, startErr error, wrap func(net.Listener) net.Listener, configure func(*Server)) *fixture {
 	dir := t.TempDir()
 	f := &fixture{wake: filepath.Join(dir, "wake.sock"), engine: filepath.Join(dir, "engine.sock"), requested: make(chan time.Time, 100)}
 	ln, err := Listen(f.wake)
@@ -57,6 +59,9 @@ func newFixtureOn(t *testing.T, engine http.Handler, delay time.Duration, startE
 		go es.Serve(el)
 		return nil
 	}}
+	if configure != nil {
+		configure(srv)
+	}
 	done := make(chan error)
 	go func() { done <- srv.Serve(ctx, wrap(ln)) }()
 	t.Cleanup(func() {
@@ -396,7 +401,7 @@ func TestAcceptErrorsSurvived(t *testing.T) {
 		fl := &failingAccepts{Listener: l}
 		fl.left.Store(4)
 		return fl
-	})
+	}, nil)
 	resp, err := f.client().Get("http://docker/_ping")
 	if err != nil {
 		t.Fatal(err)
