@@ -28,7 +28,7 @@ func TestIdleExpression(t *testing.T) {
 		limit time.Duration
 		n     int // provision scripts after it
 	}{{15 * time.Minute, 2}, {15 * time.Minute, 2}, {time.Minute, 2}, {0, 1}} {
-		out, err := yqutil.EvaluateExpression(idleExpression(step.limit), yaml)
+		out, err := yqutil.EvaluateExpression(idleExpression(step.limit, "/p"), yaml)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestIdleStopped(t *testing.T) {
 // TestIdleScriptSurvivesYAML: the script Lima stores is byte for byte the
 // one written here (yq's string literals are not JSON's).
 func TestIdleScriptSurvivesYAML(t *testing.T) {
-	out, err := yqutil.EvaluateExpression(idleExpression(time.Minute), []byte("{}\n"))
+	out, err := yqutil.EvaluateExpression(idleExpression(time.Minute, "/p"), []byte("{}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestIdleScriptSurvivesYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := idleProvision(time.Minute)["script"]; len(y.Provision) != 1 || y.Provision[0].Script != want {
+	if want := idleProvision(time.Minute, "/p")["script"]; len(y.Provision) != 1 || y.Provision[0].Script != want {
 		t.Errorf("the stored script differs:\n%s\nwant:\n%s", y.Provision[0].Script, want)
 	}
 }
