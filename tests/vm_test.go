@@ -91,6 +91,8 @@ copyToHost:
 - guest: /run/pixi-lima-e2e-second-boot
   host: "{{.Dir}}/copied-from-guest"
 `, s.Template))
+	// A registry with a CA of the test's own, behind a proxy on the host.
+	f := startNetFixture(t, p.Root)
 	docker := p.Bin("docker")
 	instance := "e2e-docker"
 	instDir := filepath.Join(p.Root, ".pixi", "lima", instance)
@@ -598,9 +600,15 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 		}
 	})
 
-	// Restart applies changed resources; the guest's own kernel
-	// says so. The next step's start goes back to the defaults.
-	t.Run("restart applies changed cpus and memory", func(t *testing.T) {
+	// Restart applies changed resources; the guest's own kernel says so.
+	// It also applies the project's CA and the proxy of the shell that
+	// restarts it: before, a registry whose certificate comes from a CA
+	// only this test makes is refused with docker's x509 error; after,
+	// push and pull work directly and, by a name only the proxy resolves,
+	// through the proxy, and a build's RUN fetches a page through it. The
+	// proxy's password shows nowhere. The next step's start goes back to
+	// the defaults, and a start from a shell without a proxy clears it.
+	t.Run("restart applies changed cpus and memory, the project's CA and the shell's proxy", func(t *testing.T) {
 		guest := func() (cpus int, memKiB int) {
 			out := p.MustRun(t, p.Command(p.Bin("limactl-local"), "shell", instance, "sh", "-c", "nproc; grep MemTotal /proc/meminfo"))
 			if _, err := fmt.Sscanf(out, "%d\nMemTotal: %d kB", &cpus, &memKiB); err != nil {
@@ -612,10 +620,34 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 		if cpus != 2 || mem < 1800<<10 {
 			t.Fatalf("before: the guest has %d CPUs and %d MiB, want 2 and about 2048", cpus, mem>>10)
 		}
-		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\ncpus = 1\nmemory = \"1.5GiB\"\n"))
-		_, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "restart"))
+		untrustedRegistryFails(t, p, f)
+		writeFile(t, p, "pixi.toml", manifest("idle-stop = \"off\"\ncpus = 1\nmemory = \"1.5GiB\"\nca-certs = [\""+filepath.Base(f.CAFile)+"\"]\n"))
+		const password = "pl-s3cret"
+		proxy := strings.Replace(f.ProxyURL, "http://", "http://pl:"+password+"@", 1)
+		_, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "restart"), "HTTPS_PROXY="+proxy, "http_proxy="+proxy))
 		if code != 0 {
 			t.Fatalf("restart: exit %d\n%s", code, stderr)
+		}
+		registryWorks(t, p, f, true)
+		buildThroughProxy(t, p, f)
+		said := stderr + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")) + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
+		doctor, doctorErr, _ := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
+		said += doctor + doctorErr
+		if !strings.Contains(said, "1 CA") || !strings.Contains(said, "http://pl:***@192.168.5.2:") {
+			t.Errorf("status does not say the VM's CA and proxy:\n%s", said)
+		}
+		logs, _ := filepath.Glob(filepath.Join(p.Root, ".pixi", "pixi-lima", "log", "*"))
+		for _, file := range logs {
+			b, _ := os.ReadFile(file)
+			said += string(b)
+		}
+		if strings.Contains(said, password) {
+			t.Errorf("the proxy's password shows in pixi-lima's output or logs")
+		}
+		for _, file := range []string{filepath.Join(instDir, "lima.yaml"), filepath.Join(p.Root, ".pixi", "docker", "config.json")} {
+			if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s holds the proxy's password: %v, want mode 0600", file, err)
+			}
 		}
 		// MemTotal is the memory less what the kernel keeps for itself.
 		if cpus, mem = guest(); cpus != 1 || mem > 1536<<10 || mem < 1300<<10 {
@@ -879,7 +911,7 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 	// /var/run/docker.sock works in containers there too.
 	t.Run("rootful: the socket in containers, file ownership, privileged ports, host network", func(t *testing.T) {
 		rootful := filepath.Join(filepath.Dir(s.Template), "docker-rootful.yaml")
-		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = %q\nrootful = true\nidle-stop = \"off\"\n", rootful))
+		writeFile(t, p, "pixi.toml", fmt.Sprintf("[workspace]\nname = \"e2e\"\n\n[tool.pixi-lima]\ntemplate = %q\nrootful = true\nidle-stop = \"off\"\nca-certs = [%q]\n", rootful, filepath.Base(f.CAFile)))
 		defer func() {
 			p.Run(t, p.Command(p.Bin("pixi-lima"), "delete", "--force"))
 			// A docker call after the delete boots a new VM (a cleanup
@@ -894,7 +926,7 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 			}
 		}()
 		begin := time.Now()
-		if _, stderr, code := p.Run(t, p.Command(p.Bin("pixi-lima"), "init")); code != 0 {
+		if _, stderr, code := p.Run(t, replaceEnv(p.Command(p.Bin("pixi-lima"), "init"), "HTTPS_PROXY="+f.ProxyURL)); code != 0 {
 			t.Fatalf("init of the rootful VM: exit %d\n%s", code, stderr)
 		}
 		t.Logf("the rootful VM was created and booted in %s", time.Since(begin).Round(time.Second))
@@ -902,6 +934,8 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 			t.Errorf("the rootful VM's docker socket and rootlesskit: %q", got)
 		}
 		buildBusybox(t, p, "e2e-busybox")
+		// The CA and the proxy given at init, rootful.
+		registryWorks(t, p, f, true)
 		socketInContainer(t, p, "rootful")
 		// The project's files keep the user's uid in a rootful container.
 		if got := p.MustRun(t, p.Command(docker, "run", "--rm", "-v", p.Root+":/w", "e2e-busybox", "stat", "-c", "%u", "/w/pixi.toml")); got != strconv.Itoa(s.UID)+"\n" {
