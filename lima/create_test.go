@@ -23,7 +23,7 @@ import (
 func TestCreateExpression(t *testing.T) {
 	c := settings.Config{CPUs: 3, Memory: "3GiB", Disk: "9GiB", Mounts: []settings.Mount{{Location: "/data", Writable: false}}, Rootful: true}
 	got := CreateExpression(c, "/src/repo")
-	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}] | ` + portsExpression()
+	want := `.cpus = 3 | .memory = "3GiB" | .disk = "9GiB" | .mounts = [{"location":"/src/repo","writable":true},{"location":"/data","writable":false}] | ` + noProxyEnv + " | " + portsExpression()
 	if got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)
 	}

@@ -93,6 +93,12 @@ func driftsOn(c settings.Config, root string, h Host, inst *store.Instance) []Dr
 	if known && rootful != c.Rootful {
 		d = append(d, Drift{Key: "rootful", Want: fmt.Sprint(c.Rootful), Have: fmt.Sprint(rootful)})
 	}
+	if want, known := wantCACerts(c); known && !slices.Equal(want, vmCACerts(inst)) {
+		d = append(d, Drift{Key: "ca-certs", Want: showCerts(want), Have: showCerts(vmCACerts(inst)), AtStart: true})
+	}
+	if want, have := GuestProxy(c.Proxy), VMProxy(inst); want != have {
+		d = append(d, proxyDrift(want, have))
+	}
 	if o, ok := readOrigin(inst.Dir); ok {
 		// A changed rootful alone changes the default template: said above.
 		swapped := known && rootful != c.Rootful && o.Template == defaultTemplate(rootful) && c.Template == defaultTemplate(c.Rootful)
@@ -131,6 +137,7 @@ func (m *Manager) applyOn(h Host, inst *store.Instance) string {
 			expr = append(expr, ".disk = "+quote(c.Disk))
 		}
 	}
+	rewatched := false
 	for _, d := range driftsOn(c, m.Paths.Root, h, inst) {
 		switch d.Key {
 		case "mounts":
@@ -138,7 +145,13 @@ func (m *Manager) applyOn(h Host, inst *store.Instance) string {
 		case "mount-type":
 			expr = append(expr, ".mountType = "+quote(c.MountType))
 		case "idle-stop":
-			expr = append(expr, idleExpression(c.IdleStop))
+			expr = append(expr, idleExpression(c.IdleStop, m.Paths.Root))
+			rewatched = true
+		case "ca-certs":
+			certs, _ := wantCACerts(c)
+			expr = append(expr, caExpression(certs))
+		case "proxy":
+			expr = append(expr, proxyExpression(GuestProxy(c.Proxy)))
 		case "rosetta":
 			if d.AtStart { // a vz VM; a QEMU one cannot have it
 				expr = append(expr, rosettaExpression)
@@ -147,6 +160,9 @@ func (m *Manager) applyOn(h Host, inst *store.Instance) string {
 	}
 	if rootful, known := dockerMode(inst); known && !rootful && !hasSocketLink(inst) {
 		expr = append(expr, socketExpression())
+	}
+	if c.IdleStop > 0 && !rewatched && !hasWatcher(inst, c.IdleStop, m.Paths.Root) {
+		expr = append(expr, idleExpression(c.IdleStop, m.Paths.Root)) // a watcher pixi-lima since changed
 	}
 	if !hasPortTick(inst) {
 		expr = append(expr, portsExpression())

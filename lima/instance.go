@@ -33,6 +33,9 @@ type Manager struct {
 	Config  settings.Config
 	Limactl Limactl
 	Stderr  io.Writer // Limactl's: where every message of the Lima side goes
+	// OnStart, if set, is told the guest's proxy after every start, for
+	// the clients' side of it (the project's docker config).
+	OnStart func(proxy settings.Proxy) error
 	// softwareEmulation: QEMU emulates the CPU (TCGFallback), so starts are slow.
 	softwareEmulation bool
 }
@@ -119,6 +122,7 @@ func (m *Manager) create(ctx context.Context) error {
 		return err
 	}
 	excludeFromBackup(m.dir())
+	privateConfig(m.dir())
 	return writeOrigin(m.dir(), c)
 }
 
@@ -148,10 +152,18 @@ func CreateExpression(c settings.Config, root string) string {
 		expr = append(expr, ".images = ["+mustJSON(image)+"]")
 	}
 	if c.IdleStop > 0 {
-		expr = append(expr, idleExpression(c.IdleStop))
+		expr = append(expr, idleExpression(c.IdleStop, root))
 	}
 	if !c.Rootful {
 		expr = append(expr, socketExpression())
+	}
+	if len(c.CACertPEMs) > 0 {
+		expr = append(expr, caExpression(normalCerts(c.CACertPEMs)))
+	}
+	if proxy := GuestProxy(c.Proxy); proxy.IsZero() {
+		expr = append(expr, noProxyEnv) // the VM has no proxy, whatever limactl's environment says
+	} else {
+		expr = append(expr, proxyExpression(proxy))
 	}
 	expr = append(expr, portsExpression())
 	return strings.Join(expr, " | ")
@@ -176,6 +188,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if err := CheckQEMUSystem(vmType, os.Getenv); err != nil {
 		return err
 	}
+	privateConfig(m.dir())
 	restart := []string{"--tty=false", "start", m.Config.Name, "--timeout=" + m.startTimeout().String()}
 	args := restart
 	if inst != nil {
@@ -199,7 +212,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 		if ev, degraded := m.lastEvent(); err != nil && degraded && ping.Wait(m.Socket(), socketGrace) {
 			fmt.Fprintf(m.Stderr, "pixi-lima: warning: VM %q is degraded (%s): docker works, but ports published by containers may not reach the host. To fix: pixi-lima restart\n",
 				m.Config.Name, strings.Join(ev.Status.Errors, "; "))
-			return nil
+			return m.started()
 		}
 	}
 	if err != nil {
@@ -208,7 +221,7 @@ func (m *Manager) start(ctx context.Context, inst *store.Instance) error {
 	if !ping.Wait(m.Socket(), socketGrace) {
 		return m.withLogs(&StageError{Stage: stage, Err: fmt.Errorf("the VM runs but docker does not answer on %s", m.Socket())})
 	}
-	return nil
+	return m.started()
 }
 
 // sayDrift says which settings this start applies and which need a new VM.
@@ -319,7 +332,7 @@ func tailFile(path string, n int) []string {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		lines = append(lines, sc.Text())
+		lines = append(lines, MaskCredentials(sc.Text()))
 	}
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

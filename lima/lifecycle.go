@@ -21,6 +21,9 @@ type Request struct {
 	// At is when a client's request arrived: a stop or delete since then
 	// wins over it. Zero for a command the user waits on at a terminal.
 	At time.Time
+	// Background: no user's command asked (the wake server's start), so
+	// its environment says nothing of the user's proxy: the VM keeps its own.
+	Background bool
 }
 
 // hold takes the instance lock that every change to the VM takes, waiting
@@ -74,6 +77,9 @@ func (m *Manager) ensure(ctx context.Context, req Request) error {
 		if inst, answers, err = m.whenSilent(ctx); err != nil || answers {
 			return err
 		}
+	}
+	if err := m.prepareTrust(req, inst); err != nil {
+		return err
 	}
 	switch {
 	case inst == nil:

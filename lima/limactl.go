@@ -96,7 +96,7 @@ func (l Limactl) Output(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("limactl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return out, fmt.Errorf("limactl %s: %w: %s", MaskCredentials(strings.Join(args, " ")), err, MaskCredentials(strings.TrimSpace(stderr.String())))
 	}
 	return out, nil
 }
@@ -141,7 +141,7 @@ func (l Limactl) follow(r io.Reader, log io.Writer, begin time.Time) []string {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	inMessage := false
 	for sc.Scan() {
-		line := sc.Text()
+		line := MaskCredentials(sc.Text()) // Lima logs proxy URLs at info level
 		if log != nil {
 			fmt.Fprintln(log, line)
 		}
@@ -200,7 +200,7 @@ func (l Limactl) openLog(args []string) *os.File {
 	if err != nil {
 		return nil
 	}
-	fmt.Fprintf(f, "\n=== %s limactl %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
+	fmt.Fprintf(f, "\n=== %s limactl %s\n", time.Now().Format(time.RFC3339), MaskCredentials(strings.Join(args, " ")))
 	return f
 }
 

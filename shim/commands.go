@@ -107,7 +107,7 @@ func (s *session) cmdInit(args []string) error {
 		if err != nil {
 			return &Error{Code: ExitUsage, Msg: fmt.Sprintf("init: %s: %v", args[0], err)}
 		}
-		s.request, args = lima.Request{By: "a request on the wake socket", At: at}, args[1:]
+		s.request, args = lima.Request{By: "a request on the wake socket", At: at, Background: true}, args[1:]
 	}
 	if err := s.flags("init", args, nil); err != nil {
 		return err

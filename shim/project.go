@@ -15,6 +15,7 @@ import (
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/settings"
 	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/shim/dockerconfig"
 )
 
 // project is the workspace a call acts on, with its settings.
@@ -88,7 +89,9 @@ func (s *session) manager(p *project) (*lima.Manager, error) {
 	if s.getenv("LIMACTL") != "" {
 		s.warnVersion(l)
 	}
-	return lima.NewManager(p.paths, p.config, l, tcg), nil
+	m := lima.NewManager(p.paths, p.config, l, tcg)
+	m.OnStart = func(proxy settings.Proxy) error { return dockerconfig.SetProxies(p.paths.DockerConfig, proxy) }
+	return m, nil
 }
 
 // limactl is how every limactl run of a session reports: progress on our

@@ -76,6 +76,19 @@ type Config struct {
 	// InheritDockerConfig gives the project's DOCKER_CONFIG the user's CLI
 	// plugin directories and credential helper names (never their secrets).
 	InheritDockerConfig bool
+	// CACerts are the CAs the VM trusts beyond its own: SystemCAs (the
+	// host's additions to its OS's) and PEM files, absolute; nil: none.
+	CACerts []string
+	// Proxy is what the VM's engine, builds and containers go through:
+	// with proxy = "auto" the caller's HTTP_PROXY, HTTPS_PROXY and
+	// NO_PROXY, with a URL that URL; zero for "none" or no proxy.
+	Proxy Proxy
+	// CACertPEMs are the certificates of CACerts, read by package lima
+	// (lima.ReadCACerts) before it creates or starts the VM; like
+	// RootAliases, not a setting. nil: not read; empty: none.
+	CACertPEMs []string
+	// envProxy is the environment's proxy, which "auto" takes.
+	envProxy Proxy
 	// RootAliases are not a setting but env.Aliases: the guest mounts the
 	// project at these paths too.
 	RootAliases []string
@@ -132,6 +145,8 @@ var settings = []struct {
 	{"rosetta", setRosetta, `true, false or "auto"`},
 	{"rootful", setBool(func(c *Config) *bool { return &c.Rootful }), "true or false"},
 	{"inherit-docker-config", setBool(func(c *Config) *bool { return &c.InheritDockerConfig }), "true or false"},
+	{"ca-certs", setCACerts, `a list of PEM files and "system", or "none"`},
+	{"proxy", setProxy, `"auto", "none" or a URL such as "http://proxy.example.com:3128"`},
 }
 
 // EnvName is the variable that overrides key.
@@ -202,7 +217,11 @@ func parseConfig(root, file string, manifest []byte, getenv func(string) string)
 
 		RosettaAuto:         true,
 		InheritDockerConfig: true,
+		CACerts:             []string{SystemCAs},
 	}
+	// Before the loop: a proxy key or variable replaces it.
+	c.envProxy = proxyFromEnv(getenv)
+	c.Proxy = c.envProxy
 	for key := range doc.Tool.PixiLima {
 		if !isKey(key) {
 			return Config{}, &Error{
@@ -243,7 +262,7 @@ func envValue(key, v string) any {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return n
 		}
-	case "mounts":
+	case "mounts", "ca-certs":
 		var list []any
 		for _, m := range strings.Split(v, ",") {
 			if m = strings.TrimSpace(m); m != "" {
@@ -562,7 +581,9 @@ const RosettaAuto = "auto"
 
 // notes says more of a key than its variable, for `pixi-lima help settings`.
 var notes = map[string]string{
-	"rosetta": `default "auto": on for a vz VM on Apple silicon with Rosetta installed, off elsewhere; true or false`,
+	"rosetta":  `default "auto": on for a vz VM on Apple silicon with Rosetta installed, off elsewhere; true or false`,
+	"ca-certs": `default ["system"]: the CAs your host trusts beyond its OS's; also PEM files, comma-separated in the variable; "none"`,
+	"proxy":    `default "auto": HTTP_PROXY, HTTPS_PROXY and NO_PROXY of the command that starts the VM; "none"; or a URL`,
 }
 
 // Note is what `pixi-lima help settings` says below key, "" for nothing.

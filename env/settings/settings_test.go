@@ -22,7 +22,8 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Engine: EngineLima, Name: "telegramail-docker", CPUs: 2, Memory: "2GiB", Disk: "20GiB",
-		Template: "template://docker", IdleStop: 15 * time.Minute, RosettaAuto: true, InheritDockerConfig: true}
+		Template: "template://docker", IdleStop: 15 * time.Minute, RosettaAuto: true, InheritDockerConfig: true,
+		CACerts: []string{SystemCAs}}
 	if !equalConfig(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -92,6 +93,7 @@ inherit-docker-config = false
 		Image:    filepath.Join(root, "disk.img"),
 		IdleStop: 0,
 		Rosetta:  true,
+		CACerts:  []string{SystemCAs},
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -147,7 +149,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 		Engine: EngineHost, Name: "from-env", CPUs: 6, Memory: "5GiB", Disk: "30GiB", VMType: "qemu", MountType: "virtiofs",
 		Mounts:   []Mount{{Location: filepath.Join(root, "data"), Writable: true}, {Location: "/tmp"}},
 		Template: "template://default", Image: "https://example.org/x.img", IdleStop: 90 * time.Minute,
-		Rosetta: true,
+		Rosetta: true, CACerts: []string{SystemCAs},
 	}
 	if !equalConfig(c, want) {
 		t.Errorf("\n got %+v\nwant %+v", c, want)
@@ -158,7 +160,7 @@ func TestParseConfigEnvOverrides(t *testing.T) {
 			t.Errorf("EnvName(%s) = %s", k, v)
 		}
 	}
-	if len(Keys()) != 15 {
+	if len(Keys()) != 17 {
 		t.Errorf("Keys() = %v: a key was added or lost; update this test and README", Keys())
 	}
 }

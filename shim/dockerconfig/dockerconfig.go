@@ -101,6 +101,8 @@ type memory struct {
 	Keys   map[string]json.RawMessage `json:"keys,omitempty"`
 	Buildx string                     `json:"buildx,omitempty"`
 	Warned []string                   `json:"warned,omitempty"`
+	// Proxies is the "proxies" value SetProxies wrote last.
+	Proxies json.RawMessage `json:"proxies,omitempty"`
 }
 
 func (o options) sync() error {
