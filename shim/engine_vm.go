@@ -163,6 +163,7 @@ func (e vmEngine) status(st *status) {
 	for _, e := range inst.Errors {
 		st.Problems = append(st.Problems, e.Error())
 	}
+	st.trust(inst)
 	st.Drift = lima.Drifts(p.config, p.paths.Root, inst)
 	for _, d := range st.Drift {
 		st.Problems = append(st.Problems, d.String())
@@ -193,6 +194,7 @@ func (e vmEngine) describe(w io.Writer, st status) {
 			units.BytesSize(float64(st.Memory)), units.BytesSize(float64(st.Disk)), units.BytesSize(float64(st.DiskUsed)))
 		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
 	}
+	describeTrust(w, st)
 	if st.IdleStoppedAt != nil && st.State == lima.Running {
 		fmt.Fprintf(w, "stopping:  by itself at %s, idle for %s (idle-stop); the next docker command waits for it, then starts it\n",
 			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)

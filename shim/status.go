@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"time"
+
+	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/lima"
@@ -42,6 +45,11 @@ type status struct {
 	// off for being idle (it may still be shutting down).
 	IdleStop      string     `json:"idleStop"`
 	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
+	// CACerts counts the CAs the VM gets beyond its own; Proxy is the
+	// proxy its engine, builds and containers use, its password masked.
+	// Both as pixi-lima wrote them in lima.yaml.
+	CACerts int    `json:"caCerts"`
+	Proxy   string `json:"proxy,omitempty"`
 	// PortClashes are forwarded ports another process on the host holds too.
 	PortClashes []lima.PortClash `json:"portClashes,omitempty"`
 	// LeftoverVM is the VM engine = "lima" made before another engine was
@@ -135,4 +143,19 @@ func (s *session) cmdEnv(args []string) error {
 // shellQuote quotes v for POSIX shells.
 func shellQuote(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+}
+
+// trust fills what the VM trusts and which proxy it uses, from lima.yaml:
+// never `security`, which would slow every status down.
+func (st *status) trust(inst *store.Instance) {
+	st.CACerts = lima.VMCACerts(inst)
+	st.Proxy = lima.ShowProxy(lima.VMProxy(inst))
+}
+
+// describeTrust is status's line for trust, once the VM exists.
+func describeTrust(w io.Writer, st status) {
+	if st.State == stateMissing || st.State == stateDamaged {
+		return
+	}
+	fmt.Fprintf(w, "trust:     %d CAs beyond the guest's own; proxy %s\n", st.CACerts, st.Proxy)
 }
