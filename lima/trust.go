@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/lima-vm/lima/pkg/store"
 	"github.com/lima-vm/lima/pkg/store/filenames"
+
+	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // prepareTrust reads the CAs the guest is to trust before anything
@@ -40,4 +44,45 @@ func (m *Manager) started() error {
 // proxy's credentials. Lima's later rewrites keep the mode (os.WriteFile).
 func privateConfig(dir string) {
 	os.Chmod(filepath.Join(dir, filenames.LimaYAML), 0o600)
+}
+
+// trustSep parts GuestTrustScript's two outputs.
+const trustSep = "--- pixi-lima proxy ---"
+
+// GuestTrustScript prints in the guest the CAs cloud-init installed from
+// lima.yaml (Debian and Ubuntu: cloud-init-ca-cert-N.crt) and docker's
+// proxy drop-in, for doctor.
+const GuestTrustScript = "cat /usr/local/share/ca-certificates/cloud-init-ca-cert-*.crt 2>/dev/null; echo '" + trustSep +
+	"'; sudo -n cat " + systemDropIn + " 2>/dev/null || cat " + userDropIn + " 2>/dev/null; true"
+
+// GuestTrust compares GuestTrustScript's output with the CAs and proxy
+// the project wants (ReadCACerts, the settings' proxy): problem is what
+// breaks, warning what is only left over; both "" when the guest agrees.
+func GuestTrust(certs []string, proxy settings.Proxy, out string) (problem, warning string) {
+	caText, dropInText, _ := strings.Cut(out, trustSep)
+	have := normalCerts(pemCerts([]byte(caText)))
+	var missing, extra []string
+	for _, c := range normalCerts(certs) {
+		if !slices.Contains(have, c) {
+			missing = append(missing, Fingerprint(c))
+		}
+	}
+	for _, c := range have {
+		if !slices.Contains(normalCerts(certs), c) {
+			extra = append(extra, Fingerprint(c))
+		}
+	}
+	want := GuestProxy(proxy)
+	var problems []string
+	if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("the guest lacks %d of the project's CAs (%s)", len(missing), strings.Join(missing, ", ")))
+	}
+	if strings.TrimSpace(dropInText) != strings.TrimSpace(dropIn(want)) {
+		problems = append(problems, "docker's daemon in the guest does not have the proxy "+ShowProxy(want))
+	}
+	if len(extra) > 0 {
+		// cloud-init's ca_certs adds, and never removes.
+		warning = fmt.Sprintf("the guest still trusts %d CAs no longer in ca-certs (%s): only a new VM drops them", len(extra), strings.Join(extra, ", "))
+	}
+	return strings.Join(problems, "; "), warning
 }

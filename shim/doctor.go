@@ -82,7 +82,8 @@ func (s *session) cmdDoctor(args []string) error {
 	return nil
 }
 
-// doctor runs every check. It reads files and runs `limactl --version`,
+// doctor runs every check. It reads files, runs `limactl --version` and
+// asks a running guest (limactl shell),
 // never anything that creates, starts or stops a VM, and it works as root:
 // root is one problem among the others.
 func (s *session) doctor() []check {
@@ -122,7 +123,7 @@ func (e vmEngine) checks() (before, after []check) {
 	h, g := lima.ThisHost(), guestOf(p)
 	before = append(before, checkRosetta(p.config, h, g))
 	before = append(before, s.checkHypervisor(h, g)...)
-	return before, append(s.checkInstance(p), checkWakeSocket(p))
+	return before, append(s.checkInstance(p), checkWakeSocket(p), s.checkGuestTrust(p))
 }
 
 func (e vmEngine) user() check { return checkUser() }
@@ -471,4 +472,42 @@ func checkDisk(p *project, st status) check {
 			Fix: "free space on the host, or set a smaller [tool.pixi-lima] disk before the VM is created"}
 	}
 	return check{Name: "disk", OK: true, Detail: detail}
+}
+
+// checkGuestTrust: the CAs and the proxy the running guest has, against
+// the settings. It asks the guest through limactl shell, which starts
+// nothing; a stopped VM gets them at its next start.
+func (s *session) checkGuestTrust(p *project) check {
+	c := check{Name: "trust", OK: true}
+	inst, err := lima.Inspect(p.paths, p.config.Name)
+	if err != nil || inst == nil || inst.Status != lima.Running {
+		c.Detail = "the VM is not running: it gets the CAs and proxy of the settings at its next start"
+		return c
+	}
+	certs, err := lima.ReadCACerts(p.config.CACerts)
+	if err != nil {
+		e := asError(err)
+		return check{Name: "trust", Detail: e.Msg, Fix: e.Hint}
+	}
+	path, err := s.limactlPath(p)
+	if err != nil {
+		e := asError(err)
+		return check{Name: "trust", Detail: e.Msg, Fix: e.Hint}
+	}
+	environ, _ := s.limaEnv(p)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := lima.Limactl{Path: path, Env: environ}.Output(ctx, "shell", "--workdir", "/", p.config.Name, "sh", "-c", lima.GuestTrustScript)
+	if err != nil {
+		return check{Name: "trust", OK: true, Warning: true, Detail: "cannot ask the guest: " + err.Error(), Fix: "pixi-lima restart"}
+	}
+	problem, warning := lima.GuestTrust(certs, p.config.Proxy, string(out))
+	switch {
+	case problem != "":
+		return check{Name: "trust", Detail: problem, Fix: "pixi-lima restart (it applies ca-certs and proxy)"}
+	case warning != "":
+		return check{Name: "trust", OK: true, Warning: true, Detail: warning, Fix: "pixi-lima delete, then pixi-lima init (the disk goes with it)"}
+	}
+	c.Detail = fmt.Sprintf("the guest has the project's %d CAs and proxy %s", len(certs), lima.ShowProxy(lima.GuestProxy(p.config.Proxy)))
+	return c
 }
