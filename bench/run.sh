@@ -17,7 +17,9 @@
 #   6. install.sh with nothing to do vs the one go call it cannot skip;
 #   9. the activation script sourced, with and without the client variables;
 #  10. docker version through the wake socket vs the engine's socket, and
-#      the wake socket's server's CPU and memory while idle.
+#      the wake socket's server's CPU and memory while idle;
+#  11. a read-only call (GET /version, curl) on the sleeping wake socket,
+#      answered from the snapshot `pixi-lima stop` took, vs on the engine.
 # With PIXI_LIMA_BENCH_VM=1 it also boots Lima VMs from the offline guest
 # image ($PIXI_LIMA_E2E_TEMPLATE, built by tests/setup.sh) and measures:
 #   2. start: `pixi-lima init` vs `limactl start` of the identical instance,
@@ -379,9 +381,30 @@ fi
 
 n_version=$(count version "shim: docker version")
 
+# 11. A read-only call on the sleeping wake socket: curl's GET /version on
+# the engine, then `pixi-lima stop` (which snapshots the engine: dockerd
+# answers on the instance socket), dockerd gone, the wake socket's server
+# started again, and the same call answered from the snapshot. curl's own
+# start (`curl --version`) is subtracted, as in row 4.
+wake_sock=$project/.pixi/pixi-lima/docker.sock
+if want 11; then
+  compare sleep-engine "curl /version" "curl -sf --unix-socket $socket http://docker/version" "curl --version" "curl --version"
+  as_user .pixi/bin/pixi-lima stop >&2
+  [[ -s $project/.pixi/pixi-lima/snapshot.json ]] || { say "pixi-lima stop took no snapshot"; exit 1; }
+fi
+
 kill "$dockerd_pid"
 wait "$dockerd_pid" 2>/dev/null || true
 dockerd_pid=
+
+if want 11; then
+  as_user .pixi/bin/pixi-lima _wake-socket --detach
+  # It must answer from the snapshot, never start the (tiny, unbootable) VM.
+  as_user curl -sf --max-time 5 --unix-socket "$wake_sock" http://docker/version | jq -e .ApiVersion >/dev/null ||
+    { say "the sleeping wake socket did not answer GET /version"; tail -5 "$project/.pixi/pixi-lima/log/wake-socket.log" >&2; exit 1; }
+  compare sleep-asleep "curl /version" "curl -sf --unix-socket $wake_sock http://docker/version" "curl --version" "curl --version"
+  as_user .pixi/bin/pixi-lima stop >&2
+fi
 
 hrow 1 "\`docker version\` via the shim vs the real docker, running engine (dockerd $engine)" \
   version "shim: docker version" version "direct: docker version" "≤ 1.25×"
@@ -613,6 +636,9 @@ hrow 6 "\`install.sh\` with nothing to do vs the \`go list -m\` it needs" instal
 hrow 9 "the activation (\`env/activate.sh\` sourced by sh) with the client variables vs without (before them)" activation "activation, with client.env" activation "activation, without" ""
 hrow 10 "\`docker version\` through the wake socket (SDKs' DOCKER_HOST) vs the engine's socket" version "wake socket: docker version" version "direct: docker version" "≤ 1.05×"
 want 10 && row 10 "— the wake socket's server while idle: CPU per minute, resident memory" "$wake_idle_ms ms/min, $wake_rss" "" "" ""
+less_curl() { awk -v a="$(median "$1" "curl /version")" -v b="$(median "$1" "curl --version")" 'BEGIN { printf "%.1f", a - b }'; }
+want 11 && row 11 "a read-only call on the sleeping wake socket (\`GET /version\` from the snapshot; curl less \`curl --version\`) vs on the running engine" \
+  "$(less_curl sleep-asleep) ms" "$(less_curl sleep-engine) ms" "" "≤ 5 ms"
 
 {
   echo "# pixi-lima benchmarks"

@@ -23,7 +23,7 @@ type engine struct {
 	srv     *http.Server
 }
 
-func (e *engine) up(t *testing.T) {
+func (e *engine) up(t testing.TB) {
 	t.Helper()
 	l, err := net.Listen("unix", e.sock)
 	if err != nil {
@@ -38,7 +38,7 @@ func (e *engine) up(t *testing.T) {
 func (e *engine) down() { e.srv.Close() }
 
 // serve runs srv on a wake socket until the test ends.
-func serve(t *testing.T, srv *Server) string {
+func serve(t testing.TB, srv *Server) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "wake.sock")
 	l, err := Listen(sock)
