@@ -54,8 +54,9 @@ func fromGuest(proxy string) string {
 	if h := u.Hostname(); h != "localhost" && h != "127.0.0.1" && h != "::1" {
 		return proxy
 	}
+	port := u.Port()
 	u.Host = hostAddr
-	if port := u.Port(); port != "" {
+	if port != "" {
 		u.Host = net.JoinHostPort(hostAddr, port)
 	}
 	if raw != proxy {
