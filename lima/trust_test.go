@@ -12,6 +12,7 @@ import (
 
 	"github.com/lima-vm/lima/pkg/limayaml"
 	"github.com/lima-vm/lima/pkg/store"
+	"github.com/lima-vm/lima/pkg/yqutil"
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/settings"
@@ -192,5 +193,32 @@ func TestTrustDrift(t *testing.T) {
 		if !strings.Contains(expr, part) {
 			t.Errorf("applyOn lacks %s", part)
 		}
+	}
+}
+
+// The instance config pixi-lima makes, as Lima's own yq and limayaml read
+// it: the CAs inline, the proxy script, Lima's own propagation off.
+func TestTrustCreate(t *testing.T) {
+	t.Setenv("LIMA_HOME", t.TempDir())
+	certs := pemCerts(readTestdata(t, "security/find-certificate.pem"))
+	c := settings.Config{CPUs: 2, Memory: "2GiB", Disk: "20GiB", CACertPEMs: certs,
+		Proxy: settings.Proxy{HTTP: "http://u:p@localhost:3128", HTTPS: "http://u:p@localhost:3128"}}
+	out, err := yqutil.EvaluateExpression(CreateExpression(c, "/src/repo"), []byte(dockerLike))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := limayaml.Load(out, "lima.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &store.Instance{Config: y}
+	if got := vmCACerts(inst); len(got) != 2 {
+		t.Errorf("caCerts.certs: %d certificates", len(got))
+	}
+	if p, ok := vmProxy(inst); !ok || p != GuestProxy(c.Proxy) {
+		t.Errorf("proxy %+v, %v", p, ok)
+	}
+	if y.PropagateProxyEnv == nil || *y.PropagateProxyEnv {
+		t.Error("propagateProxyEnv is not false")
 	}
 }
