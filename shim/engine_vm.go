@@ -149,6 +149,11 @@ func (e vmEngine) status(st *status) {
 		return
 	}
 	st.State = inst.Status
+	if inst.Status == lima.Stopped {
+		if taken, ok := wake.Asleep(p.paths.Snapshot()); ok {
+			st.AsleepSnapshot = &taken
+		}
+	}
 	if inst.Status == lima.Stopped { // the console log is read only then
 		if at, ok := lima.IdleStopped(inst.Dir); ok {
 			st.IdleStoppedAt = &at
@@ -195,6 +200,10 @@ func (e vmEngine) describe(w io.Writer, st status) {
 		fmt.Fprintf(w, "lima:      %s (%s)\n", st.LimaVersion, st.VMType)
 	}
 	describeTrust(w, st)
+	if st.AsleepSnapshot != nil {
+		fmt.Fprintf(w, "asleep:    answering read-only calls from the snapshot of %s on the wake socket; a call that needs the engine starts the VM\n",
+			st.AsleepSnapshot.Local().Format(time.DateTime))
+	}
 	if st.IdleStoppedAt != nil && st.State == lima.Running {
 		fmt.Fprintf(w, "stopping:  by itself at %s, idle for %s (idle-stop); the next docker command waits for it, then starts it\n",
 			st.IdleStoppedAt.Local().Format(time.DateTime), st.IdleStop)

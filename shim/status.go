@@ -45,6 +45,9 @@ type status struct {
 	// off for being idle (it may still be shutting down).
 	IdleStop      string     `json:"idleStop"`
 	IdleStoppedAt *time.Time `json:"idleStoppedAt,omitempty"`
+	// AsleepSnapshot is when the snapshot was taken that the wake socket
+	// answers read-only calls from while the VM is stopped.
+	AsleepSnapshot *time.Time `json:"asleepSnapshot,omitempty"`
 	// CACerts counts the CAs the VM gets beyond its own; Proxy is the
 	// proxy its engine, builds and containers use, its password masked.
 	// Both as pixi-lima wrote them in lima.yaml.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pixi-lima/pixi-lima/lima"
+	"github.com/pixi-lima/pixi-lima/lima/ping"
 	"github.com/pixi-lima/pixi-lima/shim/wake"
 )
 
@@ -103,7 +104,21 @@ func checkWakeSocket(p *project) check {
 			Fix: "pixi-lima stop, then any docker call starts it again"}
 	}
 	c.Close()
-	return check{Name: "wake socket", OK: true, Detail: fmt.Sprintf("%s, served by pid %d: a client there starts the VM when it is down", sock, pid)}
+	detail := fmt.Sprintf("%s, served by pid %d: a client there starts the VM when it is down", sock, pid)
+	if line, ok := asleepLine(p); ok {
+		detail += "; " + line
+	}
+	return check{Name: "wake socket", OK: true, Detail: detail}
+}
+
+// asleepLine says, while the engine does not answer, that the wake socket
+// answers read-only calls from a snapshot (package wake), and of when.
+func asleepLine(p *project) (string, bool) {
+	taken, ok := wake.Asleep(p.paths.Snapshot())
+	if !ok || ping.Engine(p.paths.DockerSocket(p.config.Name), time.Second) {
+		return "", false
+	}
+	return "asleep: answering read-only calls from the snapshot of " + taken.Local().Format(time.DateTime), true
 }
 
 // stopWakeSocket ends the wake socket's server, if one serves, and waits

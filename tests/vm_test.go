@@ -537,8 +537,11 @@ volumes:
 			if out, stderr, code := p.Run(t, activated(p, "/usr/bin/python3", "-c", "import docker; print(docker.from_env().version()['ApiVersion'])")); code != 0 || out == "" {
 				t.Errorf("the Python SDK's version() asleep: exit %d\n%s%s", code, out, stderr)
 			}
-			if text := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")); !strings.Contains(text, "asleep: answering read-only calls from the snapshot of") {
+			if text := p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")); !regexp.MustCompile(`asleep: +answering read-only calls from the snapshot of`).MatchString(text) {
 				t.Errorf("status does not say the wake socket answers asleep:\n%s", text)
+			}
+			if doc, _, _ := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor")); !strings.Contains(doc, "asleep: answering read-only calls from the snapshot of") {
+				t.Errorf("doctor does not say the wake socket answers asleep:\n%s", doc)
 			}
 		})
 		asleep := poll.since(guestStopped)
