@@ -472,6 +472,7 @@ func dockerPushPull(t *testing.T, f *netFixture) {
 	if code == 0 || !strings.Contains(stderr, "x509: certificate signed by unknown authority") {
 		t.Errorf("push to %s by an engine without the CA: exit %d, want x509's unknown authority\n%s", byName, code, stderr)
 	}
+	t.Logf("the push without the CA said: %s", strings.TrimSpace(stderr))
 	if !f.proxied("CONNECT " + f.RegistryAt(registryHost)) {
 		t.Errorf("the engine did not ask the proxy for %s: %q", f.RegistryAt(registryHost), f.ProxyLog())
 	}

@@ -28,6 +28,7 @@ func untrustedRegistryFails(t *testing.T, p *Project, f *netFixture) {
 			t.Errorf("docker %s %s before the VM trusts the CA: exit %d, want docker's x509 error\nstdout:\n%s\nstderr:\n%s\nthe proxy was asked: %q",
 				verb, ref, code, stdout, stderr, f.ProxyLog())
 		}
+		t.Logf("docker %s said: %s", verb, strings.TrimSpace(stderr))
 	}
 }
 
