@@ -9,7 +9,6 @@ import (
 
 	"github.com/pixi-lima/pixi-lima/env"
 	"github.com/pixi-lima/pixi-lima/env/settings"
-	"github.com/pixi-lima/pixi-lima/lima"
 )
 
 // An engine without a VM, set after engine = "lima" made the project's VM,
@@ -27,7 +26,7 @@ func createStopped(t *testing.T, p *Project) string {
 	})
 	must(t, err)
 	_, stderr, code := p.Run(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+cfg.Name,
-		cfg.Template, "--set", lima.CreateExpression(cfg, p.Root)))
+		cfg.Template, "--set", createExpression(t, cfg, p.Root)))
 	if code != 0 {
 		t.Fatalf("limactl create: exit %d\n%s", code, stderr)
 	}

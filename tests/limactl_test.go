@@ -66,7 +66,7 @@ func TestLimactlCreateStatusDelete(t *testing.T) {
 		t.Fatalf("instance name %q, want lt-docker", cfg.Name)
 	}
 	_, stderr, code := p.Run(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+cfg.Name,
-		cfg.Template, "--set", lima.CreateExpression(cfg, p.Root)))
+		cfg.Template, "--set", createExpression(t, cfg, p.Root)))
 	if code != 0 {
 		t.Fatalf("limactl create: exit %d\n%s", code, stderr)
 	}
@@ -352,6 +352,16 @@ func dirNames(entries []os.DirEntry) []string {
 	return out
 }
 
+// createExpression is lima.CreateExpression with the CAs read as
+// pixi-lima reads them before it creates a VM.
+func createExpression(t *testing.T, cfg settings.Config, root string) string {
+	t.Helper()
+	certs, err := lima.ReadCACerts(cfg.CACerts)
+	must(t, err)
+	cfg.CACertPEMs = certs
+	return lima.CreateExpression(cfg, root)
+}
+
 func asJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
@@ -369,7 +379,7 @@ func TestSettingsDrift(t *testing.T) {
 	cfg, err := settings.Load(p.Root, func(k string) string { return map[string]string{"PIXI_LIMA_IMAGE": img}[k] })
 	must(t, err)
 	p.MustRun(t, p.Command(p.Bin("limactl-local"), "--tty=false", "create", "--name="+cfg.Name,
-		cfg.Template, "--set", lima.CreateExpression(cfg, p.Root)))
+		cfg.Template, "--set", createExpression(t, cfg, p.Root)))
 	if st := statusMap(t, p); st["drift"] != nil {
 		t.Fatalf("a VM made from the settings has drift: %v", st["drift"])
 	}
