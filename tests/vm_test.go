@@ -612,14 +612,14 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 	// proxy's password shows nowhere. The next step's start goes back to
 	// the defaults, and a start from a shell without a proxy clears it.
 	t.Run("restart applies changed cpus and memory, the project's CA and the shell's proxy", func(t *testing.T) {
-		guest := func() (cpus int, memKiB int) {
+		resources := func() (cpus int, memKiB int) {
 			out := p.MustRun(t, p.Command(p.Bin("limactl-local"), "shell", instance, "sh", "-c", "nproc; grep MemTotal /proc/meminfo"))
 			if _, err := fmt.Sscanf(out, "%d\nMemTotal: %d kB", &cpus, &memKiB); err != nil {
 				t.Fatalf("nproc and MemTotal in the guest: %v\n%s", err, out)
 			}
 			return cpus, memKiB
 		}
-		cpus, mem := guest()
+		cpus, mem := resources()
 		if cpus != 2 || mem < 1800<<10 {
 			t.Fatalf("before: the guest has %d CPUs and %d MiB, want 2 and about 2048", cpus, mem>>10)
 		}
@@ -631,6 +631,7 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 		if code != 0 {
 			t.Fatalf("restart: exit %d\n%s", code, stderr)
 		}
+		f.unreachableByName(t, guest)
 		registryWorks(t, p, f, true)
 		buildThroughProxy(t, p, f)
 		said := stderr + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")) + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
@@ -653,7 +654,7 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 			}
 		}
 		// MemTotal is the memory less what the kernel keeps for itself.
-		if cpus, mem = guest(); cpus != 1 || mem > 1536<<10 || mem < 1300<<10 {
+		if cpus, mem = resources(); cpus != 1 || mem > 1536<<10 || mem < 1300<<10 {
 			t.Errorf("after restart with cpus = 1, memory = 1.5GiB: the guest has %d CPUs and %d MiB", cpus, mem>>10)
 		}
 		if st := status(t, p); st.CPUs != 1 || st.Memory != 1536<<20 {
@@ -938,6 +939,7 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 		}
 		buildBusybox(t, p, "e2e-busybox")
 		// The CA and the proxy given at init, rootful.
+		f.unreachableByName(t, guest)
 		registryWorks(t, p, f, true)
 		socketInContainer(t, p, "rootful")
 		// The project's files keep the user's uid in a rootful container.
