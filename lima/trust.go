@@ -10,7 +10,6 @@ import (
 	"github.com/lima-vm/lima/pkg/store"
 	"github.com/lima-vm/lima/pkg/store/filenames"
 
-	"github.com/pixi-lima/pixi-lima/env/settings"
 )
 
 // prepareTrust reads the CAs the guest is to trust before anything
@@ -50,32 +49,35 @@ func privateConfig(dir string) {
 const trustSep = "--- pixi-lima proxy ---"
 
 // GuestTrustScript prints in the guest the CAs cloud-init installed from
-// lima.yaml (Debian and Ubuntu: cloud-init-ca-cert-N.crt) and docker's
-// proxy drop-in, for doctor.
-const GuestTrustScript = "cat /usr/local/share/ca-certificates/cloud-init-ca-cert-*.crt 2>/dev/null; echo '" + trustSep +
+// lima.yaml and docker's proxy drop-in, for doctor. cloud-init 23.1 and
+// later (Ubuntu's) write cloud-init-ca-cert-N.crt, older ones (Debian 12's
+// 22.4) one cloud-init-ca-certs.crt with them all.
+const GuestTrustScript = "cat /usr/local/share/ca-certificates/cloud-init-ca-cert-*.crt /usr/share/ca-certificates/cloud-init-ca-certs.crt 2>/dev/null; echo '" + trustSep +
 	"'; sudo -n cat " + systemDropIn + " 2>/dev/null || cat " + userDropIn + " 2>/dev/null; true"
 
 // GuestTrust compares GuestTrustScript's output with the CAs and proxy
-// the project wants (ReadCACerts, the settings' proxy): problem is what
-// breaks, warning what is only left over; both "" when the guest agrees.
-func GuestTrust(certs []string, proxy settings.Proxy, out string) (problem, warning string) {
+// pixi-lima gave the instance in its lima.yaml (how these differ from the
+// settings is drift, which doctor says apart): problem is what breaks,
+// warning what is only left over; both "" when the guest agrees.
+func GuestTrust(inst *store.Instance, out string) (problem, warning string) {
+	certs := vmCACerts(inst)
 	caText, dropInText, _ := strings.Cut(out, trustSep)
 	have := normalCerts(pemCerts([]byte(caText)))
 	var missing, extra []string
-	for _, c := range normalCerts(certs) {
+	for _, c := range certs {
 		if !slices.Contains(have, c) {
 			missing = append(missing, Fingerprint(c))
 		}
 	}
 	for _, c := range have {
-		if !slices.Contains(normalCerts(certs), c) {
+		if !slices.Contains(certs, c) {
 			extra = append(extra, Fingerprint(c))
 		}
 	}
-	want := GuestProxy(proxy)
+	want := VMProxy(inst)
 	var problems []string
 	if len(missing) > 0 {
-		problems = append(problems, fmt.Sprintf("the guest lacks %d of the project's CAs (%s)", len(missing), strings.Join(missing, ", ")))
+		problems = append(problems, fmt.Sprintf("the guest lacks %d of the CAs its lima.yaml gives it (%s)", len(missing), strings.Join(missing, ", ")))
 	}
 	if strings.TrimSpace(dropInText) != strings.TrimSpace(dropIn(want)) {
 		problems = append(problems, "docker's daemon in the guest does not have the proxy "+ShowProxy(want))

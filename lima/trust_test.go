@@ -222,3 +222,33 @@ func TestTrustCreate(t *testing.T) {
 		t.Error("propagateProxyEnv is not false")
 	}
 }
+
+// Doctor's look at the guest: what GuestTrustScript prints, in either of
+// cloud-init's layouts, against what lima.yaml gives the VM.
+func TestGuestTrust(t *testing.T) {
+	certs := pemCerts(readTestdata(t, "security/find-certificate.pem"))
+	proxy := GuestProxy(settings.Proxy{HTTP: "http://me:hunter2@localhost:3128", HTTPS: "http://me:hunter2@localhost:3128"})
+	inst := vmWith()
+	inst.Config.CACertificates.Certs = certs[:1]
+	inst.Config.Provision = append(inst.Config.Provision, limayaml.Provision{Mode: "system", Script: proxyProvision(proxy)["script"]})
+	guest := func(cas []string, dropInText string) string {
+		return strings.Join(cas, "") + "\n" + trustSep + "\n" + dropInText
+	}
+	for _, c := range []struct {
+		name, out, problem, warning string
+	}{
+		{"as given", guest(certs[:1], dropIn(proxy)), "", ""},
+		{"a CA missing", guest(nil, dropIn(proxy)), "the guest lacks 1 of the CAs", ""},
+		{"an old CA left", guest(certs, dropIn(proxy)), "", "still trusts 1 CAs no longer in ca-certs"},
+		{"no proxy", guest(certs[:1], ""), "does not have the proxy http://me:***@192.168.5.2:3128", ""},
+	} {
+		problem, warning := GuestTrust(inst, c.out)
+		if (c.problem == "") != (problem == "") || !strings.Contains(problem, c.problem) ||
+			(c.warning == "") != (warning == "") || !strings.Contains(warning, c.warning) {
+			t.Errorf("%s: problem %q, warning %q", c.name, problem, warning)
+		}
+		if strings.Contains(problem+warning, "hunter2") {
+			t.Errorf("%s: the password shows: %s %s", c.name, problem, warning)
+		}
+	}
+}

@@ -475,7 +475,8 @@ func checkDisk(p *project, st status) check {
 }
 
 // checkGuestTrust: the CAs and the proxy the running guest has, against
-// the settings. It asks the guest through limactl shell, which starts
+// what its lima.yaml gives it (the settings against lima.yaml are drift,
+// under "settings"). It asks the guest through limactl shell, which starts
 // nothing; a stopped VM gets them at its next start.
 func (s *session) checkGuestTrust(p *project) check {
 	c := check{Name: "trust", OK: true}
@@ -483,11 +484,6 @@ func (s *session) checkGuestTrust(p *project) check {
 	if err != nil || inst == nil || inst.Status != lima.Running {
 		c.Detail = "the VM is not running: it gets the CAs and proxy of the settings at its next start"
 		return c
-	}
-	certs, err := lima.ReadCACerts(p.config.CACerts)
-	if err != nil {
-		e := asError(err)
-		return check{Name: "trust", Detail: e.Msg, Fix: e.Hint}
 	}
 	path, err := s.limactlPath(p)
 	if err != nil {
@@ -501,13 +497,13 @@ func (s *session) checkGuestTrust(p *project) check {
 	if err != nil {
 		return check{Name: "trust", OK: true, Warning: true, Detail: "cannot ask the guest: " + err.Error(), Fix: "pixi-lima restart"}
 	}
-	problem, warning := lima.GuestTrust(certs, p.config.Proxy, string(out))
+	problem, warning := lima.GuestTrust(inst, string(out))
 	switch {
 	case problem != "":
 		return check{Name: "trust", Detail: problem, Fix: "pixi-lima restart (it applies ca-certs and proxy)"}
 	case warning != "":
 		return check{Name: "trust", OK: true, Warning: true, Detail: warning, Fix: "pixi-lima delete, then pixi-lima init (the disk goes with it)"}
 	}
-	c.Detail = fmt.Sprintf("the guest has the project's %d CAs and proxy %s", len(certs), lima.ShowProxy(lima.GuestProxy(p.config.Proxy)))
+	c.Detail = fmt.Sprintf("the guest has the %d CAs and the proxy %s that pixi-lima gave the VM (the settings' changes are under settings)", lima.VMCACerts(inst), lima.ShowProxy(lima.VMProxy(inst)))
 	return c
 }

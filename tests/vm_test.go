@@ -637,6 +637,9 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 		said := stderr + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")) + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
 		doctor, doctorErr, _ := p.Run(t, p.Command(p.Bin("pixi-lima"), "doctor"))
 		said += doctor + doctorErr
+		if !strings.Contains(doctor, "ok       trust: the guest has the 1 CAs and the proxy http://pl:***@192.168.5.2:") {
+			t.Errorf("doctor does not find the CA and the proxy in the guest:\n%s", doctor)
+		}
 		if !strings.Contains(said, "1 CA") || !strings.Contains(said, "http://pl:***@192.168.5.2:") {
 			t.Errorf("status does not say the VM's CA and proxy:\n%s", said)
 		}
