@@ -485,11 +485,11 @@ volumes:
 		calls := make(chan struct{})
 		go func() {
 			defer close(calls)
-			for end := time.Now().Add(130 * time.Second); time.Now().Before(end); time.Sleep(40 * time.Second) {
+			for end := time.Now().Add(100 * time.Second); time.Now().Before(end); time.Sleep(40 * time.Second) {
 				p.Run(t, p.Command(docker, "run", "--rm", "e2e-busybox", "true"))
 			}
 		}()
-		keptUp("a short docker run came every 40 s", 130*time.Second)
+		keptUp("a short docker run came every 40 s", 100*time.Second)
 		<-calls
 		shell := p.Command(p.Bin("limactl-local"), "shell", instance, "sleep", "100")
 		must(t, shell.Start())
@@ -866,13 +866,12 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 	t.Run("SIGKILL of the shim mid-boot", func(t *testing.T) {
 		killMidBoot(t, p, instDir, func(cmd *exec.Cmd) { must(t, cmd.Process.Signal(syscall.SIGKILL)) })
 	})
-	t.Run("SIGKILL of the host agent mid-boot", func(t *testing.T) {
-		killMidBoot(t, p, instDir, func(*exec.Cmd) { killHostAgent(t, instDir) })
-	})
-	// The host agent killed after it started QEMU and before QEMU wrote
-	// qemu.pid: Lima then says Stopped while that QEMU holds the disk and
-	// the ssh port. The instant is made, not waited for: once QEMU runs,
-	// the host agent is killed and qemu.pid removed.
+	// The host agent killed mid-boot, after it started QEMU and before
+	// QEMU wrote qemu.pid: Lima then says Stopped while that QEMU holds the
+	// disk and the ssh port. The instant is made, not waited for: once QEMU
+	// runs, the host agent is killed and qemu.pid removed. (A host agent
+	// killed with qemu.pid written is the Broken VM of the step above, whose
+	// recovery is the same at boot as later.)
 	t.Run("SIGKILL of the host agent before Lima records QEMU", func(t *testing.T) {
 		out := killMidBoot(t, p, instDir, func(*exec.Cmd) {
 			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
