@@ -9,7 +9,6 @@ import (
 
 	"github.com/lima-vm/lima/pkg/store"
 	"github.com/lima-vm/lima/pkg/store/filenames"
-
 )
 
 // prepareTrust reads the CAs the guest is to trust before anything
