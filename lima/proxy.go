@@ -79,7 +79,8 @@ const (
 // every boot, through a drop-in of its systemd unit: the daemon is not
 // started from a shell, so /etc/environment does not reach it. It restarts
 // docker only when the drop-ins changed, and removes them for no proxy.
-// No tabs: yq does not read them.
+// No tabs, and no backslash but the drop-in's own: Lima's lima.yaml does
+// not keep a "\n" of the script as it is (TestProxyScriptSurvivesYAML).
 func proxyProvision(p settings.Proxy) map[string]string {
 	b, _ := json.Marshal(p)
 	script := `#!/bin/sh
@@ -99,7 +100,7 @@ for file in ` + systemDropIn + ` ` + userDropIn + `; do
     # The user's manager reads its drop-in as the user; root's need not be readable.
     mode=644
     case $file in /etc/systemd/system/*) mode=600 ;; esac
-    (umask 077 && printf '%s\n' "$conf" >"$file.tmp")
+    (umask 077 && printf '%s' "$conf" >"$file.tmp" && echo >>"$file.tmp")
     chmod "$mode" "$file.tmp"
     mv "$file.tmp" "$file"
   fi

@@ -252,3 +252,23 @@ func TestGuestTrust(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyScriptSurvivesYAML: the proxy script Lima stores is byte for
+// byte the one written here, with a password and a NO_PROXY of the user's.
+func TestProxyScriptSurvivesYAML(t *testing.T) {
+	p := GuestProxy(settings.Proxy{HTTP: "http://me:hunter2@localhost:3128", HTTPS: "http://me:hunter2@localhost:3128", NoProxy: ".corp,10.0.0.0/8"})
+	out, err := yqutil.EvaluateExpression(proxyExpression(p), []byte("{}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := limayaml.Load(out, "lima.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := proxyProvision(p)["script"]; len(y.Provision) != 1 || y.Provision[0].Script != want {
+		t.Errorf("the stored script differs:\n%s\nwant:\n%s", y.Provision[0].Script, want)
+	}
+	if got := VMProxy(&store.Instance{Config: y}); got != p {
+		t.Errorf("VMProxy reads %+v, want %+v", got, p)
+	}
+}

@@ -70,15 +70,6 @@ func (f *netFixture) ProxyLog() []string { return f.proxyLog.lines() }
 // proxied says whether the proxy's log holds exactly entry.
 func (f *netFixture) proxied(entry string) bool { return slices.Contains(f.ProxyLog(), entry) }
 
-// unreachableByName gives the fixtures' names an address that leads
-// nowhere (TEST-NET-1) in the guest's /etc/hosts: the proxy stays the only
-// way to them, and dockerd, which looks a registry's name up before it
-// asks the proxy, gets an answer at once instead of this offline
-// machine's 30 s DNS timeout.
-func (f *netFixture) unreachableByName(t *testing.T, asRoot func(*testing.T, string) string) {
-	asRoot(t, "grep -q '"+registryHost+"' /etc/hosts || echo '192.0.2.1 "+registryHost+" "+pageHost+"' >>/etc/hosts")
-}
-
 // RegistryAt is the registry's host:port under the given host name.
 func (f *netFixture) RegistryAt(host string) string {
 	return net.JoinHostPort(host, strconv.Itoa(f.RegistryPort))

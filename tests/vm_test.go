@@ -631,7 +631,6 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "woken"], name="w
 		if code != 0 {
 			t.Fatalf("restart: exit %d\n%s", code, stderr)
 		}
-		f.unreachableByName(t, guest)
 		registryWorks(t, p, f, true)
 		buildThroughProxy(t, p, f)
 		said := stderr + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status")) + p.MustRun(t, p.Command(p.Bin("pixi-lima"), "status", "--json"))
@@ -941,7 +940,6 @@ print(docker.from_env().containers.run("e2e-busybox", ["echo", "hi from the SDK"
 		}
 		buildBusybox(t, p, "e2e-busybox")
 		// The CA and the proxy given at init, rootful.
-		f.unreachableByName(t, guest)
 		registryWorks(t, p, f, true)
 		socketInContainer(t, p, "rootful")
 		// The project's files keep the user's uid in a rootful container.
