@@ -149,12 +149,10 @@ func (e vmEngine) status(st *status) {
 		return
 	}
 	st.State = inst.Status
-	if inst.Status == lima.Stopped {
+	if inst.Status == lima.Stopped { // the console log is read only then
 		if taken, ok := wake.Asleep(p.paths.Snapshot()); ok {
 			st.AsleepSnapshot = &taken
 		}
-	}
-	if inst.Status == lima.Stopped { // the console log is read only then
 		if at, ok := lima.IdleStopped(inst.Dir); ok {
 			st.IdleStoppedAt = &at
 		}
